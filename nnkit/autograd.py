@@ -1,0 +1,235 @@
+"""Reverse-mode automatic differentiation: the graph, ``backward`` and ``grad``.
+
+Each op that sees an input requiring a gradient gives its output a ``Node``: the
+inputs (``parents``) and a ``backward`` function that maps the gradient of the
+output to one gradient per parent (``None`` where a parent needs none). The ops
+live in :mod:`nnkit.ops`, each with its backward beside its forward.
+
+``backward`` walks the graph in reverse topological order with an explicit
+queue (no recursion, so a chain of 10,000 ops is fine), sums the gradients that
+reach a tensor along different paths, and accumulates into the ``.grad`` of
+leaves as PyTorch does. Backward functions are written with tensor ops, so with
+``create_graph=True`` they are themselves recorded and can be differentiated
+again (higher-order gradients).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import Callable, Iterable, Sequence
+
+__all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "backward", "grad"]
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph right now."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on (``True``) or off; as a context manager, restore it on exit."""
+
+    def __init__(self, mode: bool):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.prev
+
+
+
+class _ModeContext:
+    mode: bool
+
+    def __enter__(self):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_ModeContext):
+    """Ops inside record no graph (evaluation, optimizer updates)."""
+    mode = False
+
+
+class enable_grad(_ModeContext):
+    """Ops inside record the graph, even within ``no_grad``."""
+    mode = True
+
+
+class Node:
+    """How an op's output sends its gradient back: its inputs and the rule."""
+
+    __slots__ = ("parents", "backward", "name")
+
+    def __init__(self, parents: tuple, backward: Callable, name: str):
+        self.parents = parents
+        self.backward = backward
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+    def next_functions(self) -> tuple:
+        return tuple(p.grad_fn for p in self.parents)
+
+
+_FREED = ("Trying to backward through the graph a second time (or to use saved values after "
+          "they were freed). Pass retain_graph=True to the first backward() or grad() call.")
+
+
+def _freed(_g):
+    raise RuntimeError(_FREED)
+
+
+def _topological_counts(roots: Sequence) -> dict:
+    """For each tensor reachable from ``roots``: how many ops consume it in the graph."""
+    counts: dict = {}
+    seen = set()
+    stack = list(roots)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        node = t.grad_fn
+        if node is None:
+            continue
+        for p in node.parents:
+            if p.requires_grad:
+                counts[id(p)] = counts.get(id(p), 0) + 1
+                stack.append(p)
+    return counts
+
+
+def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
+    """Propagate gradients from ``roots``; accumulate into leaves, or collect for ``inputs``."""
+    from .tensor import Tensor
+
+    counts = _topological_counts(roots)
+    grads: dict = {}
+    keep: dict = {}  # id -> tensor, so ids stay valid while we hold gradients for them
+    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    found = [None] * (0 if inputs is None else len(inputs))
+    claimed = {id(g.array) for g in root_grads}  # arrays already owned by someone
+
+    for r, g in zip(roots, root_grads):
+        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
+        keep[id(r)] = r
+    ready = deque(r for r in dict.fromkeys(roots) if counts.get(id(r), 0) == 0)
+
+    with set_grad_enabled(create_graph):
+        while ready:
+            t = ready.popleft()
+            g = grads.pop(id(t))
+            keep.pop(id(t), None)
+            if wanted is not None and id(t) in wanted:
+                found[wanted[id(t)]] = g
+            node = t.grad_fn
+            if wanted is None and (node is None or t._retains_grad):
+                if not create_graph and (id(g.array) in claimed or g.array.base is not None):
+                    g = Tensor._wrap(g.array.copy())  # never share storage between two .grad
+                claimed.add(id(g.array))
+                t.grad = g if t.grad is None else t.grad + g
+            if node is None:
+                continue
+            parent_grads = node.backward(g)
+            if not retain_graph:
+                node.backward = _freed
+            for p, pg in zip(node.parents, parent_grads):
+                if pg is None or not p.requires_grad:
+                    continue
+                key = id(p)
+                if key in grads:
+                    grads[key] = grads[key] + pg
+                else:
+                    grads[key] = pg
+                    keep[key] = p
+                counts[key] -= 1
+                if counts[key] == 0:
+                    ready.append(p)
+    return found
+
+
+def _as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    return tuple(x) if isinstance(x, (list, tuple)) else (x,)
+
+
+def _seed_grads(outputs: tuple, grad_outputs: tuple, caller: str) -> list:
+    from .tensor import Tensor
+
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise ValueError(f"{caller}: got {len(outputs)} outputs but {len(grad_outputs)} gradients")
+    seeds = []
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{caller}: expected Tensors, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(f"{caller}: element {i} of tensors does not require grad and does not have a grad_fn")
+        g = grad_outputs[i] if grad_outputs else None
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"{caller}: grad can be implicitly created only for scalar outputs; "
+                                   f"output {i} has shape {tuple(out.shape)}: pass a gradient of that shape")
+            g = Tensor._wrap(out._xp.ones(out.shape, dtype=out.dtype))
+        else:
+            g = g if isinstance(g, Tensor) else Tensor._wrap(out._xp.asarray(g, dtype=out.dtype))
+            if g.shape != out.shape:
+                raise RuntimeError(f"{caller}: gradient of shape {tuple(g.shape)} does not match "
+                                   f"output {i} of shape {tuple(out.shape)}")
+        seeds.append(g)
+    return seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``Tensor.backward`` calls this)."""
+    outputs = _as_tuple(tensors)
+    seeds = _seed_grads(outputs, _as_tuple(grad_tensors), "backward")
+    _run(outputs, seeds, create_graph if retain_graph is None else retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    >>> import nnkit
+    >>> x = nnkit.tensor(3.0, requires_grad=True)
+    >>> (dx,) = nnkit.autograd.grad(x ** 3, x, create_graph=True)
+    >>> (d2x,) = nnkit.autograd.grad(dx, x)
+    >>> float(dx), float(d2x)
+    (27.0, 18.0)
+    """
+    outs = _as_tuple(outputs)
+    ins = _as_tuple(inputs)
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    seeds = _seed_grads(outs, _as_tuple(grad_outputs), "grad")
+    found = _run(outs, seeds, create_graph if retain_graph is None else retain_graph, create_graph, ins)
+    for i, g in enumerate(found):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} was not used to compute the outputs "
+                               "(pass allow_unused=True to get None for it)")
+    return tuple(found)

@@ -1,0 +1,217 @@
+"""The array backend: which array module (NumPy or CuPy) holds a tensor's values.
+
+Every tensor keeps its values in an array of one module, and every op asks its
+inputs for that module (``xp``) instead of naming NumPy: this is what lets the
+same code run on a GPU when CuPy is there. CuPy is optional. It imports fine on
+a machine without a GPU driver and fails only when used, so availability is
+decided by ``cupy.is_available()``, never by a successful import.
+
+The default device is ``"cpu"``, or whatever the environment variable
+``NNKIT_DEVICE`` says (``NNKIT_DEVICE=cuda`` runs every notebook on the GPU
+unchanged).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import numpy
+
+__all__ = [
+    "device", "get_default_device", "set_default_device", "xp_of", "module_for",
+    "float16", "float32", "float64", "int32", "int64", "bool_", "uint8",
+    "get_default_dtype", "set_default_dtype", "is_floating", "cuda_is_available",
+    "Generator", "manual_seed", "default_generator",
+]
+
+# dtypes are NumPy's dtype objects: CuPy uses the same ones, so `t.dtype ==
+# nnkit.float32` works on both devices.
+float16 = numpy.dtype("float16")
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+int32 = numpy.dtype("int32")
+int64 = numpy.dtype("int64")
+uint8 = numpy.dtype("uint8")
+bool_ = numpy.dtype("bool")
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> numpy.dtype:
+    """The dtype that Python floats and the float creation functions give."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype) -> None:
+    global _default_dtype
+    dtype = numpy.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
+    _default_dtype = dtype
+
+
+def is_floating(dtype) -> bool:
+    return numpy.dtype(dtype).kind == "f"
+
+
+# --- CuPy, if it is there and usable ---------------------------------------
+
+_cupy: ModuleType | None = None
+_cupy_checked = False
+
+
+def _load_cupy() -> ModuleType | None:
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy
+            if cupy.is_available():
+                _cupy = cupy
+        except Exception:  # noqa: BLE001 - any failure means "no GPU here"
+            _cupy = None
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy is installed and can reach a CUDA GPU."""
+    return _load_cupy() is not None
+
+
+class device:
+    """Where a tensor lives: ``device("cpu")`` or ``device("cuda")`` (``"cuda:0"`` too)."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: "str | device" = "cpu", index: int | None = None):
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index
+        kind, _, idx = str(spec).partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {spec!r}")
+        self.type = kind
+        self.index = int(idx) if idx else index
+        if kind == "cpu" and self.index not in (None, 0):
+            raise ValueError(f"device: cpu has no index {self.index}")
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except ValueError:
+                return False
+        return isinstance(other, device) and other.type == self.type and (other.index or 0) == (self.index or 0)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index or 0))
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+
+    def __str__(self) -> str:
+        return self.type + (f":{self.index}" if self.index is not None else "")
+
+
+CPU = device("cpu")
+CUDA = device("cuda")
+
+
+def module_for(dev) -> ModuleType:
+    """The array module for a device; a clear error when the GPU is missing."""
+    dev = device(dev)
+    if dev.type == "cpu":
+        return numpy
+    cupy = _load_cupy()
+    if cupy is None:
+        raise RuntimeError(
+            "device 'cuda' requested, but no CUDA GPU is available "
+            "(install the 'gpu' extra, cupy-cuda12x, on a machine with an NVIDIA GPU)"
+        )
+    return cupy
+
+
+def xp_of(array) -> ModuleType:
+    """The module (NumPy or CuPy) that owns ``array``."""
+    if isinstance(array, numpy.ndarray) or _cupy is None:
+        return numpy
+    return _cupy if isinstance(array, _cupy.ndarray) else numpy
+
+
+def device_of(array) -> device:
+    return CPU if xp_of(array) is numpy else CUDA
+
+
+_default_device = device(os.environ.get("NNKIT_DEVICE", "cpu") or "cpu")
+
+
+def get_default_device() -> device:
+    return _default_device
+
+
+def set_default_device(dev) -> None:
+    global _default_device
+    dev = device(dev)
+    module_for(dev)  # fail now, not at the first tensor
+    _default_device = dev
+
+
+def to_module(array, xp: ModuleType):
+    """Move ``array`` into module ``xp`` (a copy across devices, a no-op otherwise)."""
+    if xp_of(array) is xp:
+        return array
+    if xp is numpy:
+        return array.get()
+    return xp.asarray(array)
+
+
+def scatter_add(xp: ModuleType, target, index, values) -> None:
+    """``target[index] += values`` where repeated indices accumulate (unbuffered)."""
+    if xp is numpy:
+        numpy.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+# --- Randomness -------------------------------------------------------------
+
+class Generator:
+    """A seedable source of random numbers, as ``torch.Generator``.
+
+    Draws are made with NumPy's PCG64 and moved to the device, so a seed gives
+    the same numbers on the CPU and the GPU.
+    """
+
+    def __init__(self, device: "str | None" = None):
+        self._seed = 0
+        self.rng = numpy.random.default_rng(0)
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed = int(seed)
+        self.rng = numpy.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        return self.manual_seed(numpy.random.SeedSequence().entropy % (2**63)).initial_seed()
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed nnkit's default generator (every random op that is given no generator)."""
+    return default_generator.manual_seed(seed)
+
+
+def rng(generator: Generator | None) -> numpy.random.Generator:
+    return (generator or default_generator).rng

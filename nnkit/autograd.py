@@ -27,6 +27,9 @@ class _GradMode:
     enabled = True
 
 
+_Tensor = None  # nnkit.tensor.Tensor, set by that module (it imports this one)
+
+
 def is_grad_enabled() -> bool:
     """Whether ops record the graph right now."""
     return _GradMode.enabled
@@ -101,19 +104,20 @@ def _freed(_g):
     raise RuntimeError(_FREED)
 
 
-def _topological_counts(roots: Sequence) -> dict:
-    """For each tensor reachable from ``roots``: how many ops consume it in the graph."""
+def _consumer_counts(roots: Sequence) -> dict:
+    """For each tensor reachable from ``roots`` (by id): how many recorded ops use it.
+
+    A tensor is ready to pass its gradient on once all of them have sent theirs.
+    """
     counts: dict = {}
     seen = set()
     stack = list(roots)
     while stack:
         t = stack.pop()
-        if id(t) in seen:
+        node = t.grad_fn
+        if node is None or id(t) in seen:
             continue
         seen.add(id(t))
-        node = t.grad_fn
-        if node is None:
-            continue
         for p in node.parents:
             if p.requires_grad:
                 counts[id(p)] = counts.get(id(p), 0) + 1
@@ -121,35 +125,51 @@ def _topological_counts(roots: Sequence) -> dict:
     return counts
 
 
+def _accumulate(t, g, create_graph: bool, owned: set) -> None:
+    """Add ``g`` into ``t.grad`` as PyTorch does: in place when no graph is being built."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is None:
+        # The same array may reach several leaves (add sends g to both inputs),
+        # or be a view of another gradient: give each .grad storage of its own.
+        if id(g.array) in owned or g.array.base is not None:
+            g = _Tensor._wrap(g.array.copy())
+        owned.add(id(g.array))
+        t.grad = g
+    elif t.grad.grad_fn is None and t.grad.shape == g.shape and t.grad.dtype == g.dtype:
+        t.grad.array += g.array
+    else:
+        t.grad = _Tensor._wrap(t.grad.array + g.array)
+
+
 def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
-    """Propagate gradients from ``roots``; accumulate into leaves, or collect for ``inputs``."""
-    from .tensor import Tensor
-
-    counts = _topological_counts(roots)
+    """Propagate gradients from ``roots`` in reverse topological order (Kahn's
+    algorithm with an explicit queue: no recursion); accumulate into leaves,
+    or, when ``inputs`` is given, collect and return their gradients instead."""
+    counts = _consumer_counts(roots)
     grads: dict = {}
-    keep: dict = {}  # id -> tensor, so ids stay valid while we hold gradients for them
-    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    found = [None] * (0 if inputs is None else len(inputs))
-    claimed = {id(g.array) for g in root_grads}  # arrays already owned by someone
-
+    held: dict = {}  # id -> tensor, so that ids stay valid while their gradient waits
     for r, g in zip(roots, root_grads):
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
-        keep[id(r)] = r
-    ready = deque(r for r in dict.fromkeys(roots) if counts.get(id(r), 0) == 0)
+        held[id(r)] = r
+    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    found = [None] * (0 if inputs is None else len(inputs))
+    owned = {id(g.array) for g in root_grads}  # the caller's arrays are not ours to keep
+    ready = deque(r for r in held.values() if id(r) not in counts)
 
-    with set_grad_enabled(create_graph):
+    previous, _GradMode.enabled = _GradMode.enabled, create_graph
+    try:
         while ready:
             t = ready.popleft()
             g = grads.pop(id(t))
-            keep.pop(id(t), None)
-            if wanted is not None and id(t) in wanted:
-                found[wanted[id(t)]] = g
+            del held[id(t)]
             node = t.grad_fn
-            if wanted is None and (node is None or t._retains_grad):
-                if not create_graph and (id(g.array) in claimed or g.array.base is not None):
-                    g = Tensor._wrap(g.array.copy())  # never share storage between two .grad
-                claimed.add(id(g.array))
-                t.grad = g if t.grad is None else t.grad + g
+            if wanted is not None:
+                if id(t) in wanted:
+                    found[wanted[id(t)]] = g
+            elif node is None or t._retains_grad:
+                _accumulate(t, g, create_graph, owned)
             if node is None:
                 continue
             parent_grads = node.backward(g)
@@ -163,10 +183,12 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
                     grads[key] = grads[key] + pg
                 else:
                     grads[key] = pg
-                    keep[key] = p
+                    held[key] = p
                 counts[key] -= 1
                 if counts[key] == 0:
                     ready.append(p)
+    finally:
+        _GradMode.enabled = previous
     return found
 
 
@@ -177,8 +199,7 @@ def _as_tuple(x) -> tuple:
 
 
 def _seed_grads(outputs: tuple, grad_outputs: tuple, caller: str) -> list:
-    from .tensor import Tensor
-
+    Tensor = _Tensor
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise ValueError(f"{caller}: got {len(outputs)} outputs but {len(grad_outputs)} gradients")
     seeds = []

@@ -468,6 +468,8 @@ def randn_like(t: Tensor, generator=None, dtype=None, device=None) -> Tensor:
     return randn(t.shape, generator=generator, **_like(t, dtype, device))
 
 
+autograd._Tensor = Tensor
+
 # The operators and methods (``+``, ``@``, ``sum``, ``reshape``, ...) are the
 # differentiable ops of nnkit.ops, which need Tensor itself: attach them last.
 from . import ops  # noqa: E402

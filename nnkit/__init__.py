@@ -6,17 +6,33 @@ introduced (its key code shown and explained) in exactly one chapter of the
 course, and a chapter uses only modules introduced up to it
 (``tests/test_library_map.py`` enforces this):
 
-=========================  ==================================================  =======
-module                     what lives there                                    chapter
-=========================  ==================================================  =======
-nnkit.plot                 figures used everywhere                             01
-nnkit.grading              the exercises' self-checks                          01
-nnkit.data.synthetic       moons, circles, spirals, xor, sine waves, digits    02
-nnkit.backend, nnkit.cuda  the array module (NumPy or CuPy), devices, dtypes   04
-nnkit.tensor, autograd     Tensor, the graph, backward, no_grad, grad          04
-nnkit.ops                  the differentiable primitives                       04
-nnkit.gradcheck            finite-difference checks of any function            05
-=========================  ==================================================  =======
+=========================  ====================================================  =======
+module                     what lives there                                      chapter
+=========================  ====================================================  =======
+nnkit.plot                 figures used everywhere                               01
+nnkit.grading              the exercises' self-checks                            01
+nnkit.data.synthetic       moons, circles, spirals, xor, sine waves, digits      02
+nnkit.backend              the array module (NumPy or CuPy), devices, dtypes     04
+nnkit.cuda                 is a GPU available?                                   04
+nnkit.tensor               Tensor and the creation functions                     04
+nnkit.autograd             the graph, backward, grad, no_grad                    04
+nnkit.ops                  the differentiable primitives                         04
+nnkit.gradcheck            finite-difference checks of any function              05
+nnkit.nn                   Module, Parameter, layers, losses, init, summary      06
+nnkit.optim                optimizers and lr_scheduler                           06
+nnkit.data                 Dataset, DataLoader, transforms, MNIST download       06
+nnkit.train                a small fit loop with progress bar and live plot      06
+nnkit.metrics              accuracy, precision, recall, F1, confusion matrix     06
+nnkit.io                   save and load, safe and atomic                        06
+nnkit.nn (conv)            Conv2d, pooling, BatchNorm2d                          07
+nnkit.models (vision)      LeNet, a small ResNet                                 07
+nnkit.nn (sequence)        RNN, LSTM, GRU, attention, Transformer layers         08
+nnkit.text                 tokenizers and an offline corpus                      08
+nnkit.models.gpt           a small decoder-only GPT                              08
+=========================  ====================================================  =======
+
+``tests/test_library_map.py`` holds the finer grain (which ``nn`` names arrive
+with chapters 07 and 08).
 """
 
 __version__ = "0.1.0"

@@ -113,17 +113,22 @@ def _sum_to(g: Tensor, shape: tuple) -> Tensor:
     return reshape(g, shape)
 
 
+def _dim(dim, ndim: int, op: str) -> int:
+    """Normalise one ``dim`` (an int; negative allowed). A 0-d tensor accepts 0 and -1, as in PyTorch."""
+    if not isinstance(dim, (int, numpy.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -builtins.max(ndim, 1) <= dim < builtins.max(ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return int(dim) % builtins.max(ndim, 1)
+
+
 def _dims(dim, ndim: int, op: str) -> tuple | None:
-    """Normalise ``dim`` (None, an int or a tuple; negative allowed) to a sorted tuple."""
+    """Normalise ``dim`` (None, an int or a tuple; negative allowed) to a sorted tuple
+    (None, meaning every dim, for a 0-d tensor, whose arrays have no axis 0)."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, (int, numpy.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(d % builtins.max(ndim, 1))
-    return tuple(sorted(set(out)))
+    dims = {_dim(d, ndim, op) for d in ((dim,) if isinstance(dim, (int, numpy.integer)) else dim)}
+    return tuple(sorted(dims)) if ndim else None
 
 
 def _kept_shape(shape: tuple, dims: tuple | None) -> tuple:
@@ -474,7 +479,7 @@ def prod(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     xp = a._xp
     flat = dim is None
     x = a.array.reshape(-1) if flat else a.array
-    d = 0 if flat else _dims(dim, a.ndim, "prod")[0]
+    d = 0 if flat else _dim(dim, a.ndim, "prod")
     out = x.prod(axis=d, keepdims=keepdim and not flat)
 
     def backward(g):
@@ -504,7 +509,7 @@ def _extreme(a: Tensor, dim, keepdim: bool, largest: bool, op: str):
         # The gradient is shared evenly among tied extremes, as in PyTorch.
         return _make(out, (a,), lambda g: (where(a == Tensor._wrap(out), g / sum(a == Tensor._wrap(out)),
                                                  zeros_scalar(g)),), op.capitalize())
-    d = _dims(dim, a.ndim, op)[0]
+    d = _dim(dim, a.ndim, op)
     idx = (xp.argmax if largest else xp.argmin)(a.array, axis=d, keepdims=True)
     values = gather(a, d, Tensor._wrap(idx))
     if not keepdim:
@@ -558,13 +563,13 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (over the flattened tensor when ``dim`` is None)."""
     if dim is None:
         return Tensor._wrap(a._xp.asarray(a.array.argmax()))
-    return Tensor._wrap(a.array.argmax(axis=_dims(dim, a.ndim, "argmax")[0], keepdims=keepdim))
+    return Tensor._wrap(a.array.argmax(axis=_dim(dim, a.ndim, "argmax"), keepdims=keepdim))
 
 
 def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is None:
         return Tensor._wrap(a._xp.asarray(a.array.argmin()))
-    return Tensor._wrap(a.array.argmin(axis=_dims(dim, a.ndim, "argmin")[0], keepdims=keepdim))
+    return Tensor._wrap(a.array.argmin(axis=_dim(dim, a.ndim, "argmin"), keepdims=keepdim))
 
 
 def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -599,7 +604,7 @@ def softmax(a: Tensor, dim: int = -1) -> Tensor:
     dL/da = s ⊙ (g − Σ g ⊙ s))."""
     a = _float(a)
     xp = a._xp
-    d = _dims(dim, a.ndim, "softmax")[0]
+    d = _dims(dim, a.ndim, "softmax")
     e = xp.exp(a.array - a.array.max(axis=d, keepdims=True))
     out = e / e.sum(axis=d, keepdims=True)
 
@@ -614,7 +619,7 @@ def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     """a − logsumexp(a) along ``dim`` (fused backward: g − softmax · Σ g)."""
     a = _float(a)
     xp = a._xp
-    d = _dims(dim, a.ndim, "log_softmax")[0]
+    d = _dims(dim, a.ndim, "log_softmax")
     shifted = a.array - a.array.max(axis=d, keepdims=True)
     out = shifted - xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
 
@@ -626,7 +631,7 @@ def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
 
 def cumsum(a: Tensor, dim: int) -> Tensor:
     """Running sum along ``dim``; the gradient is the running sum from the other end."""
-    d = _dims(dim, a.ndim, "cumsum")[0]
+    d = _dim(dim, a.ndim, "cumsum")
     return _make(a._xp.cumsum(a.array, axis=d), (a,), lambda g: (flip(cumsum(flip(g, d), d), d),), "Cumsum")
 
 
@@ -772,7 +777,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for t in tensors[1:]:
         dtype = numpy.promote_types(dtype, t.dtype)
     tensors = [t if t.dtype == dtype else to(t, dtype) for t in tensors]
-    d = _dims(dim, tensors[0].ndim, "cat")[0]
+    d = _dim(dim, tensors[0].ndim, "cat")
     try:
         out = tensors[0]._xp.concatenate([t.array for t in tensors], axis=d)
     except ValueError:
@@ -802,7 +807,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Cut into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
-    d = _dims(dim, a.ndim, "split")[0]
+    d = _dim(dim, a.ndim, "split")
     n = a.shape[d]
     if isinstance(split_size_or_sections, int):
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
@@ -823,12 +828,12 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Cut into ``chunks`` nearly equal pieces."""
-    n = a.shape[_dims(dim, a.ndim, "chunk")[0]]
+    n = a.shape[_dim(dim, a.ndim, "chunk")]
     return split(a, -(-n // chunks), dim)
 
 
 def unbind(a: Tensor, dim: int = 0) -> tuple:
-    d = _dims(dim, a.ndim, "unbind")[0]
+    d = _dim(dim, a.ndim, "unbind")
     return tuple(squeeze(p, d) for p in split(a, 1, d))
 
 
@@ -893,7 +898,7 @@ def _index_add(g: Tensor, index, shape: tuple) -> Tensor:
 
 def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = a[i][index[i][j]]`` along ``dim`` (PyTorch's gather)."""
-    d = _dims(dim, a.ndim, "gather")[0]
+    d = _dim(dim, a.ndim, "gather")
     idx = index.array if isinstance(index, Tensor) else index
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
@@ -920,12 +925,12 @@ def _along(xp, idx, dim: int) -> tuple:
 
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
-    d = _dims(dim, a.ndim, "index_select")[0]
+    d = _dim(dim, a.ndim, "index_select")
     return getitem(a, (slice(None),) * d + (index,))
 
 
 def sort(a: Tensor, dim: int = -1, descending: bool = False) -> MaxMin:
-    d = _dims(dim, a.ndim, "sort")[0]
+    d = _dim(dim, a.ndim, "sort")
     key = -a.array if descending else a.array
     idx = a._xp.argsort(key, axis=d, kind="stable")
     return MaxMin(gather(a, d, Tensor._wrap(idx)), Tensor._wrap(idx))
@@ -933,7 +938,7 @@ def sort(a: Tensor, dim: int = -1, descending: bool = False) -> MaxMin:
 
 def topk(a: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MaxMin:
     """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
-    d = _dims(dim, a.ndim, "topk")[0]
+    d = _dim(dim, a.ndim, "topk")
     if not 0 <= k <= a.shape[d]:
         raise RuntimeError(f"topk: k={k} is out of range for dim {d} of size {a.shape[d]}")
     values, idx = sort(a, d, descending=largest)

@@ -966,8 +966,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
                            f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})")
-    if a.ndim == 1:
-        return squeeze(matmul(unsqueeze(a, 0), b), -2)
+    if a.ndim == 1:  # a row vector, dropped again (for 1-d @ 1-d, the inner call already dropped b's column)
+        return squeeze(matmul(unsqueeze(a, 0), b), -2 if b.ndim > 1 else -1)
     if b.ndim == 1:
         return squeeze(matmul(a, unsqueeze(b, -1)), -1)
     try:

@@ -206,6 +206,8 @@ def pow(a, b) -> Tensor:
         if b == 2:  # the most common power, without the generic power's cost
             return mul(a, a)
         out = a.array ** b
+        if b == 0:  # a⁰ = 1 has gradient 0 everywhere, also at a = 0 where 0·a⁻¹ would be nan
+            return _make(out.astype(a.dtype, copy=False), (a,), lambda g: (zeros_scalar(g).expand(g.shape),), "Pow")
         return _make(out.astype(a.dtype, copy=False), (a,), lambda g: (g * (b * a ** (b - 1)),), "Pow")
     a, b = _operands(a, b, "pow")
     try:

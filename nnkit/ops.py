@@ -471,8 +471,16 @@ def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
 
 
 def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
-    """Standard deviation: the square root of :func:`var`."""
-    return sqrt(var(a, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+    """Standard deviation: the square root of :func:`var`. Where it is 0 (constant
+    values) its gradient is 0, as in PyTorch, rather than sqrt's 0/0."""
+    v = var(a, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    out = v._xp.sqrt(v.array)
+
+    def backward(g):
+        s = _saved(out, lambda: sqrt(v))
+        zero = s == 0
+        return (where(zero, zeros_scalar(g), g / (2 * where(zero, _ones_of(s), s))),)
+    return _make(out, (v,), backward, "Std")
 
 
 def prod(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

@@ -52,13 +52,14 @@ def _contract(fn: Callable, inputs: Sequence[Tensor], upstream: Sequence) -> flo
 
 
 def numerical_grad(fn: Callable, inputs: Sequence[Tensor], upstream: Sequence, eps: float = 1e-6) -> list:
-    """d/d(inputs) of Σ upstream · fn(inputs), by central differences.
+    """d/d(inputs) of Σ upstream · fn(inputs), by central differences, for each
+    input that requires grad (the others are passed to ``fn`` unchanged).
 
     Each element is nudged in place, so non-contiguous inputs keep their layout.
     """
     grads = []
     with autograd.no_grad():
-        for x in inputs:
+        for x in (x for x in inputs if x.requires_grad):
             g = numpy.zeros(x.shape)
             for i in numpy.ndindex(*x.shape):
                 old = x.array[i].item()
@@ -101,7 +102,7 @@ def gradcheck(fn: Callable, inputs: Sequence[Tensor] | Tensor, eps: float = 1e-6
     analytical = autograd.grad([o for o, _ in diff], [inputs[i] for i in checked],
                                [Tensor._wrap(o._xp.asarray(u, dtype=o.dtype)) for o, u in diff],
                                allow_unused=True)
-    numerical = numerical_grad(fn, [inputs[i] for i in checked], upstream, eps)
+    numerical = numerical_grad(fn, inputs, upstream, eps)
     worst = None
     for k, (i, a, n) in enumerate(zip(checked, analytical, numerical)):
         a = numpy.zeros_like(n) if a is None else backend.to_module(a.array, numpy).astype(numpy.float64)

@@ -87,7 +87,7 @@ def _grid_outputs(out: np.ndarray, m: int) -> tuple[np.ndarray, bool]:
     """Turn ``predict``'s output on ``m`` grid points into (values, is_probability)."""
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
-    if out.shape[0] != m or out.ndim not in (1, 2):
+    if out.ndim not in (1, 2) or out.shape[0] != m:
         raise ValueError(
             f"plot_decision_boundary: predict returned shape {out.shape} for {m} points; "
             f"expected ({m},) labels or probabilities, or ({m}, k) class probabilities"
@@ -95,6 +95,8 @@ def _grid_outputs(out: np.ndarray, m: int) -> tuple[np.ndarray, bool]:
     if out.ndim == 2:
         return out.argmax(axis=1), False
     if out.dtype.kind in "biu" or np.all(out == np.round(out)):
+        if out.min() < 0:
+            raise ValueError(f"plot_decision_boundary: class labels must be 0, 1, ..., got {out.min()}")
         return out.astype(np.int64), False
     if out.min() < 0.0 or out.max() > 1.0:
         raise ValueError(
@@ -135,6 +137,8 @@ def plot_decision_boundary(
         raise ValueError(f"plot_decision_boundary: X must have shape (n, 2), got {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"plot_decision_boundary: y must have shape ({X.shape[0]},), got {y.shape}")
+    if y.size and np.min(y) < 0:
+        raise ValueError(f"plot_decision_boundary: class labels y must be 0, 1, ..., got {np.min(y)}")
     if resolution < 2:
         raise ValueError(f"plot_decision_boundary: resolution must be >= 2, got {resolution}")
     ax = _new_axes(ax)
@@ -151,7 +155,8 @@ def plot_decision_boundary(
     if is_probability:
         cmap = "RdBu_r"
         filled = ax.contourf(gx, gy, Z, levels=np.linspace(0.0, 1.0, 11), cmap=cmap, alpha=0.6)
-        ax.contour(gx, gy, Z, levels=[0.5], colors="k", linewidths=1.0)
+        if Z.min() < 0.5 < Z.max():  # a boundary exists on this grid
+            ax.contour(gx, gy, Z, levels=[0.5], colors="k", linewidths=1.0)
         ax.figure.colorbar(filled, ax=ax, label="P(class 1)")
         points = ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=0, vmax=1,
                             edgecolors="k", s=20)

@@ -166,6 +166,17 @@ def test_decision_boundary_rejects_bad_inputs(blobs):
         plot_decision_boundary(lambda P: _labels(P)[:-1], X, y, resolution=10)
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         plot_decision_boundary(lambda P: P.sum(axis=1) + 0.5, X, y, resolution=10)
+    with pytest.raises(ValueError, match="class labels y must be 0, 1, ..., got -1"):
+        plot_decision_boundary(_labels, X, 2 * y - 1)
+    with pytest.raises(ValueError, match="class labels must be 0, 1, ..., got -1"):
+        plot_decision_boundary(lambda P: 2 * _labels(P) - 1, X, y, resolution=10)
+
+
+def test_decision_boundary_without_a_boundary_on_the_grid_draws_no_line(blobs, recwarn):
+    X, y = blobs
+    ax = plot_decision_boundary(lambda P: np.full(len(P), 0.7), X, y, resolution=10)
+    assert len(contour_sets(ax)) == 1  # the filled map only
+    assert not [w for w in recwarn if "contour" in str(w.message).lower()]
 
 
 # plot_loss_curves

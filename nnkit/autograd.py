@@ -173,9 +173,10 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
             if node is None:
                 continue
             parent_grads = node.backward(g)
-            if not retain_graph:
-                node.backward = _freed
-            for p, pg in zip(node.parents, parent_grads):
+            parents = node.parents
+            if not retain_graph:  # drop the saved values and the inputs, as PyTorch frees its graph
+                node.backward, node.parents = _freed, ()
+            for p, pg in zip(parents, parent_grads):
                 if pg is None or not p.requires_grad:
                     continue
                 key = id(p)

@@ -5,7 +5,8 @@ the layers here are modules, and :mod:`nnkit.nn.functional` has each of them as
 a plain function.
 """
 
-from . import functional, init, utils
+# Re-exports: the public names of nnkit.nn.
+from . import functional, init, utils  # noqa: F401
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .dropout import Dropout
 from .embedding import Embedding
@@ -15,12 +16,6 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Los
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
 from .summary import summary
-
-__all__ = ["functional", "init", "utils", "summary", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
-           "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU",
-           "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax", "PReLU", "Dropout", "BatchNorm1d",
-           "LayerNorm", "Embedding", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "CrossEntropyLoss",
-           "BCELoss", "BCEWithLogitsLoss"]
 
 # --- layers of chapters 07-08 (conv, pooling, recurrent, attention) ---
 # --- end of layers of chapters 07-08 ---

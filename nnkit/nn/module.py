@@ -209,11 +209,11 @@ class Module:
         d = self.__dict__
         if isinstance(value, Parameter):
             self._check_name(name, "parameter")
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._check_name(name, "module")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             self._modules[name] = value
         elif "_parameters" in d and name in d["_parameters"]:
             if value is not None:
@@ -233,12 +233,13 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Drop ``name`` from wherever it is registered (before it is registered anew)."""
+    def _forget(self, name: str, keep: str = "") -> None:
+        """Drop ``name`` from wherever it is registered, except from the registry ``keep``
+        (where reassigning it keeps its place in the order)."""
         self.__dict__.pop(name, None)
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        self._buffers.pop(name, None)
+        for registry in ("_parameters", "_modules", "_buffers"):
+            if registry != keep:
+                getattr(self, registry).pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name: str) -> Any:

@@ -53,6 +53,11 @@ class set_grad_enabled:
 class _ModeContext:
     mode: bool
 
+    def __new__(cls, fn: Callable | None = None):
+        # ``@no_grad`` without parentheses decorates ``fn`` directly, as in PyTorch.
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
+
     def __enter__(self):
         self.prev = _GradMode.enabled
         _GradMode.enabled = self.mode

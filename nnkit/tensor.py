@@ -227,9 +227,13 @@ class Tensor:
 
     # --- in place: only outside the graph -----------------------------------
     def _check_inplace(self, op: str) -> None:
-        if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:
-            raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an in-place "
-                               "operation; wrap it in nnkit.no_grad()")
+        if autograd.is_grad_enabled() and self.requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                                   "operation; wrap it in nnkit.no_grad()")
+            # The graph's saved values would change under it: gradients would be silently wrong.
+            raise RuntimeError(f"{op}: in-place operations on a tensor inside the graph are not supported; "
+                               "use the out-of-place op (h = h * 2 rather than h.mul_(2))")
 
     def _set(self, op: str, array) -> "Tensor":
         self._check_inplace(op)
@@ -272,6 +276,24 @@ class Tensor:
 
     def clamp_(self, min=None, max=None) -> "Tensor":
         return self._set("clamp_", self._xp.clip(self.array, min, max).astype(self.dtype, copy=False))
+
+    # ``x -= y`` and the like change x in place, as in PyTorch (the usual parameter
+    # update under no_grad); on a tensor inside the graph they record the
+    # out-of-place op instead, and the name is rebound to its result.
+    def _in_graph(self) -> bool:
+        return autograd.is_grad_enabled() and self.grad_fn is not None
+
+    def __iadd__(self, other) -> "Tensor":
+        return self + other if self._in_graph() else self.add_(other)
+
+    def __isub__(self, other) -> "Tensor":
+        return self - other if self._in_graph() else self.sub_(other)
+
+    def __imul__(self, other) -> "Tensor":
+        return self * other if self._in_graph() else self.mul_(other)
+
+    def __itruediv__(self, other) -> "Tensor":
+        return self / other if self._in_graph() else self.div_(other)
 
     def __setitem__(self, index, value) -> None:
         if autograd.is_grad_enabled() and self.requires_grad:

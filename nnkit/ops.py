@@ -704,6 +704,8 @@ def expand(a: Tensor, *sizes) -> Tensor:
     lead = len(sizes) - a.ndim
     if lead < 0:
         raise RuntimeError(f"expand: cannot expand shape {tuple(a.shape)} to fewer dims {tuple(sizes)}")
+    if -1 in sizes[:lead]:
+        raise RuntimeError(f"expand: -1 is not allowed in a new leading dim (shape {tuple(a.shape)} to {tuple(sizes)})")
     target = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     if target == a.shape:
         return a

@@ -451,8 +451,11 @@ def normal(mean: float, std: float, size, generator=None, dtype=None, device=Non
 
 
 def randint(low: int, high: int | None = None, size=(), generator=None, dtype=None, device=None) -> Tensor:
-    """Integers drawn uniformly from ``[low, high)`` (int64)."""
-    if high is None:
+    """Integers drawn uniformly from ``[low, high)`` (int64): ``randint(low, high, size)``
+    or, as in PyTorch, ``randint(high, size)``."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     return _random(lambda r, s: r.integers(low, high, s), (size,), generator, dtype or backend.int64, device, False)
 

@@ -2,6 +2,8 @@
 and the utilities around modules (gradient clipping, summary)."""
 
 import copy
+import doctest
+import importlib
 from collections import OrderedDict
 
 import numpy as np
@@ -141,6 +143,12 @@ def test_train_and_eval_reach_every_module_and_return_the_module():
     assert net.training and not net.layers[2].training
     with pytest.raises(ValueError, match="boolean"):
         net.train("no")
+
+    class FrozenNorm(nn.Module):  # a module that overrides train() is reached through it
+        def train(self, mode=True):
+            return super().train(False)
+    outer = nn.Sequential(FrozenNorm(), nn.ReLU()).train()
+    assert outer.training and not outer[0].training and outer[1].training
 
 
 def test_zero_grad_sets_to_none_or_zero():
@@ -290,6 +298,7 @@ def test_sequential_indexing_slicing_and_growing():
     assert isinstance(seq[0], nn.Identity) and seq[1] is a and len(seq) == 5
     del seq[0]
     assert seq[0] is a
+    assert seq.pop(1) is b and list(seq._modules) == ["0", "1", "2"]  # renumbered, as PyTorch
     named = nn.Sequential(OrderedDict([("encoder", a), ("act", b)]))
     assert [n for n, _ in named.named_parameters()] == ["encoder.weight", "encoder.bias"]
     with pytest.raises(IndexError, match="index 5 is out of range for Sequential of length 2"):
@@ -387,3 +396,10 @@ def test_summary_nests_runs_in_eval_without_side_effects_and_lists_without_input
     shared = nn.Linear(2, 2)
     twice = nn.summary(nn.Sequential(shared, shared), input_size=(1, 2))
     assert [(r.name, r.trainable) for r in twice.rows] == [("0", 6), ("0", 0)]  # a second call adds nothing
+
+
+@pytest.mark.parametrize("name", ["module", "init", "functional", "linear", "activation", "dropout", "normalization",
+                                  "embedding", "loss", "flatten", "summary", "utils"])
+def test_docstring_examples_run(name):
+    result = doctest.testmod(importlib.import_module(f"nnkit.nn.{name}"), verbose=False)
+    assert result.failed == 0 and result.attempted > 0

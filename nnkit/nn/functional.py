@@ -103,7 +103,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x · Φ(x), Φ the standard normal CDF: 0.5 x (1 + erf(x / √2)); with
     ``approximate='tanh'``, 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
 
-    One op with a fused backward (its graph would otherwise be seven ops deep).
+    One op with a fused backward (its graph would otherwise be seven ops deep) that
+    reuses the forward's Φ(x): d/dx = Φ(x) + x φ(x).
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -111,19 +112,24 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     a = x.array
     xp = x._xp
     if approximate == "none":
-        out = 0.5 * a * (1 + ops._erf_array(a * (1 / math.sqrt(2))))
+        cdf = 0.5 * (1 + ops._erf_array(a * (1 / math.sqrt(2))))
     else:
-        out = 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)))
+        cdf = 0.5 * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)))
 
     def backward(g):
+        if autograd.is_grad_enabled():  # building a graph: the derivative as ops of x
+            if approximate == "none":
+                phi = 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
+                return (g * (phi + x * ops.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))),)
+            t = ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)),)
         if approximate == "none":
-            cdf = 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
-            pdf = ops.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-            return (g * (cdf + x * pdf),)
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
-        t = ops.tanh(inner)
-        return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)),)
-    return _make(out.astype(a.dtype, copy=False), (x,), backward, "Gelu")
+            slope = cdf + a * xp.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi))
+        else:
+            t = 2 * cdf - 1
+            slope = cdf + 0.5 * a * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+        return (g * Tensor._wrap(slope.astype(a.dtype, copy=False)),)
+    return _make((a * cdf).astype(a.dtype, copy=False), (x,), backward, "Gelu")
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -353,7 +359,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
                                  ("sparse", sparse, False)):
         if value != default:
             raise NotImplementedError(f"embedding: {name} is not supported")
-    idx = _integer_array(input, "embedding", "input")
+    idx = backend.to_module(_integer_array(input, "embedding", "input"), weight._xp)
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
@@ -643,11 +649,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     pw = _constant(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
     coef = 1 if pw is None else 1 + (pw - 1) * y
     loss = (1 - y) * x + coef * softplus_neg
-    y_t = target
-    coef_t = 1 if pw is None else 1 + (Tensor._wrap(pw) - 1) * target
 
     def backward(g):
-        grad_x = (1 - y_t) - coef_t * ops.sigmoid(-input)
+        coef_t = 1 if pw is None else 1 + (Tensor._wrap(pw) - 1) * target
+        grad_x = (1 - target) - coef_t * ops.sigmoid(-input)
         grad_y = None
         if target.requires_grad:
             grad_y = -input + (0 if pw is None else (Tensor._wrap(pw) - 1) * softplus(-input))

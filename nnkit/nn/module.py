@@ -346,8 +346,9 @@ class Module:
         """Set training mode (``mode=True``) or evaluation mode on this module and all below it."""
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode is expected to be a boolean, got {type(mode).__name__}")
-        for module in self.modules():
-            module.__dict__["training"] = mode
+        self.__dict__["training"] = mode
+        for module in self.children():  # through train(), so that a subclass may override it
+            module.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -434,7 +435,7 @@ class Module:
         return self.to(backend.float16)
 
     # --- saving and loading --------------------------------------------------
-    def state_dict(self, destination: OrderedDict | None = None, prefix: str = "", keep_vars: bool = False
+    def state_dict(self, *, destination: OrderedDict | None = None, prefix: str = "", keep_vars: bool = False
                    ) -> OrderedDict:
         """An ordered dict from names (``"0.weight"``, ``"bn.running_mean"``) to tensors.
 
@@ -455,10 +456,10 @@ class Module:
                 destination[prefix + name] = b if keep_vars else b.detach()
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(destination, prefix + name + ".", keep_vars)
+                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True) -> _IncompatibleKeys:
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
         """Copy values from ``state_dict`` into this module's parameters and buffers, in place.
 
         Values may be nnkit tensors, NumPy arrays or anything NumPy can convert
@@ -466,6 +467,8 @@ class Module:
         unexpected key is an error; a shape mismatch is always one. Returns the
         named tuple ``(missing_keys, unexpected_keys)``.
         """
+        if assign:
+            raise NotImplementedError("load_state_dict: assign=True is not supported; values are copied in place")
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"load_state_dict: expected a dict-like state_dict, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
@@ -512,6 +515,13 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _renumber(container: Module, modules: list) -> None:
+    """Hold ``modules`` under the names ``"0"``, ``"1"``, ... (after an insertion or a deletion)."""
+    container._modules.clear()
+    for i, m in enumerate(modules):
+        container.add_module(str(i), m)
+
+
 class Sequential(Module):
     """Modules called one after another, each on the previous one's output.
 
@@ -552,9 +562,14 @@ class Sequential(Module):
         self.add_module(self._key(idx), module)
 
     def __delitem__(self, idx: int | slice) -> None:
+        """Delete, then rename the rest ``"0"``, ``"1"``, ... (as PyTorch does, even for named modules)."""
         keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._key(idx)]
-        for key in keys:
-            del self._modules[key]
+        _renumber(self, [m for k, m in self._modules.items() if k not in keys])
+
+    def pop(self, idx: int | slice) -> Module:
+        module = self[idx]
+        del self[idx]
+        return module
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -574,11 +589,12 @@ class Sequential(Module):
 
     def insert(self, index: int, module: Module) -> "Sequential":
         """Insert ``module`` before position ``index``; the modules are renamed ``"0"``, ``"1"``, ..."""
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"index {index} is out of range for Sequential of length {n}")
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+        _renumber(self, modules)
         return self
 
 
@@ -602,11 +618,6 @@ class ModuleList(Module):
             raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
         return str(idx % n)
 
-    def _renumber(self, modules: list) -> None:
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
-
     def __getitem__(self, idx: int | slice):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
@@ -618,7 +629,7 @@ class ModuleList(Module):
     def __delitem__(self, idx: int | slice) -> None:
         modules = list(self._modules.values())
         del modules[idx if isinstance(idx, slice) else int(self._index(idx))]
-        self._renumber(modules)
+        _renumber(self, modules)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -641,7 +652,12 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._renumber(modules)
+        _renumber(self, modules)
+
+    def pop(self, idx: int | slice):
+        module = self[idx]
+        del self[idx]
+        return module
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: iterate over it and call its modules")

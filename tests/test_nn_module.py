@@ -11,6 +11,7 @@ import pytest
 
 import nnkit
 import nnkit.nn as nn
+import nnkit.nn.functional as F
 
 
 class Block(nn.Module):
@@ -403,3 +404,26 @@ def test_summary_nests_runs_in_eval_without_side_effects_and_lists_without_input
 def test_docstring_examples_run(name):
     result = doctest.testmod(importlib.import_module(f"nnkit.nn.{name}"), verbose=False)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.gpu
+def test_a_model_moved_to_cuda_computes_what_it_computes_on_the_cpu(rng):
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.GELU(), nn.LayerNorm(8), nn.Dropout(0.3),
+                          nn.Linear(8, 3))
+    twin = copy.deepcopy(model).to("cuda")
+    assert twin[0].weight.device.type == "cuda" and twin[1].num_batches_tracked.device.type == "cuda"
+    x = rng.standard_normal((5, 6)).astype(np.float32)
+    y = nnkit.tensor([0, 2, 1, 1, -100])
+    for m, device in ((model, "cpu"), (twin, "cuda")):
+        m.eval()
+        loss = F.cross_entropy(m(nnkit.tensor(x, device=device)), y.to(device), label_smoothing=0.1)
+        loss.backward()
+        nn.utils.clip_grad_norm_(m.parameters(), 0.5)
+    for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+        np.testing.assert_allclose(b.grad.cpu().numpy(), a.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    model.train(), twin.train()
+    model(nnkit.tensor(x)), twin(nnkit.tensor(x, device="cuda"))
+    np.testing.assert_allclose(twin[1].running_var.cpu().numpy(), model[1].running_var.numpy(), rtol=1e-5)
+    emb = nn.Embedding(5, 2, padding_idx=0).cuda()
+    assert emb(nnkit.tensor([[0, 4]], device="cuda")).shape == (1, 2, 2)
+    assert nn.summary(twin, input_size=(2, 6), device="cuda").rows[-1].output_shape == (2, 3)

@@ -109,6 +109,8 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """tanh(x), in (−1, 1)."""
+
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 

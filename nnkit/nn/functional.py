@@ -2,10 +2,11 @@
 
 Most are written from the differentiable primitives of :mod:`nnkit.ops`, so
 they need no backward of their own. A few are single ops with a fused
-backward, each saying why (stability, or a much shorter graph): ``gelu``,
-``softplus``, ``binary_cross_entropy``, ``binary_cross_entropy_with_logits``,
-the normalisation shared by ``batch_norm`` and ``layer_norm``, and
-``embedding``. Their backward functions are written with tensor ops too, so
+backward, each saying why (stability, a correct gradient at a kink, or a much
+shorter graph): ``gelu``, ``softplus``, ``binary_cross_entropy``,
+``binary_cross_entropy_with_logits``, the normalisation shared by ``batch_norm``
+and ``layer_norm``, and ``embedding`` (whose padding row gets no gradient).
+Their backward functions are written with tensor ops too, so
 ``create_graph=True`` works through them.
 """
 
@@ -51,12 +52,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear: input of shape {tuple(input.shape)} does not fit weight of shape "
                            f"{tuple(weight.shape)} (expected input (*, {weight.shape[-1]}))")
     lead = input.shape[:-1]
-    if input.ndim > 2:  # one 2-d product instead of a batch of them
+    if len(lead) > 1:  # one 2-d product instead of a batch of them
         input = ops.reshape(input, (-1, input.shape[-1]))
     out = ops.matmul(input, ops.transpose(weight, 0, 1))
     if bias is not None:
         out = out + bias
-    return ops.reshape(out, lead + (weight.shape[0],)) if len(lead) != 1 else out
+    return ops.reshape(out, lead + (weight.shape[0],)) if len(lead) > 1 else out
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -150,6 +151,7 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
+    """tanh(x) = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)."""
     return ops.tanh(input)
 
 

@@ -53,6 +53,7 @@ class RemovableHandle:
         self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
+        """Take the hook off (doing it twice is harmless)."""
         self.hooks.pop(self.id, None)
 
     def __enter__(self) -> "RemovableHandle":
@@ -275,6 +276,7 @@ class Module:
                 yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
+        """Yield this module and every module below it, each once."""
         for _, module in self.named_modules():
             yield module
 
@@ -287,6 +289,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator["Module"]:
+        """Yield the direct submodules."""
         for _, module in self.named_children():
             yield module
 
@@ -313,14 +316,18 @@ class Module:
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yield every parameter (only this module's own with ``recurse=False``), each once:
+        what an optimizer is given."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
                       ) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(name, buffer)`` for the registered buffers (running statistics and the like)."""
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Yield every registered buffer, each once."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -335,6 +342,7 @@ class Module:
         return module
 
     def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``"encoder.0.weight"``)."""
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if name not in module._parameters:
@@ -418,20 +426,25 @@ class Module:
         return self._apply_to_tensors(convert)
 
     def cpu(self) -> "Module":
+        """Move every parameter and buffer to the CPU, in place."""
         return self.to("cpu")
 
     def cuda(self, device: Any = None) -> "Module":
+        """Move every parameter and buffer to the GPU, in place."""
         if isinstance(device, int):
             device = backend.device("cuda", device)
         return self.to("cuda" if device is None else device)
 
     def float(self) -> "Module":
+        """Cast the floating-point parameters and buffers to float32, in place."""
         return self.to(backend.float32)
 
     def double(self) -> "Module":
+        """Cast the floating-point parameters and buffers to float64, in place (for gradchecks)."""
         return self.to(backend.float64)
 
     def half(self) -> "Module":
+        """Cast the floating-point parameters and buffers to float16, in place."""
         return self.to(backend.float16)
 
     # --- saving and loading --------------------------------------------------
@@ -567,6 +580,7 @@ class Sequential(Module):
         _renumber(self, [m for k, m in self._modules.items() if k not in keys])
 
     def pop(self, idx: int | slice) -> Module:
+        """Remove and return the module(s) at ``idx``; the rest are renumbered."""
         module = self[idx]
         del self[idx]
         return module
@@ -583,6 +597,7 @@ class Sequential(Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> "Sequential":
+        """Append each of ``modules``."""
         for module in modules:
             self.append(module)
         return self
@@ -641,20 +656,24 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def append(self, module: Module) -> "ModuleList":
+        """Add ``module`` at the end."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        """Append each of ``modules``."""
         for module in modules:
             self.append(module)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``; the modules are renumbered."""
         modules = list(self._modules.values())
         modules.insert(index, module)
         _renumber(self, modules)
 
     def pop(self, idx: int | slice):
+        """Remove and return the module(s) at ``idx``; the rest are renumbered."""
         module = self[idx]
         del self[idx]
         return module
@@ -696,21 +715,27 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def items(self):
+        """The (name, module) pairs, in insertion order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def pop(self, key: str) -> Module:
+        """Remove and return the module named ``key``."""
         return self._modules.pop(key)
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def update(self, modules: dict | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a dict or from (name, module) pairs."""
         for key, module in (modules.items() if hasattr(modules, "items") else modules):
             self[key] = module
 

@@ -60,9 +60,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     arrays: dict[str, numpy.ndarray] = {}
     tree = _Encoder(arrays).encode(obj, "", ())
-    header = json.dumps({"format": _FORMAT, "version": _VERSION, "tree": tree},
-                        ensure_ascii=False, allow_nan=False)
-    arrays[_HEADER] = numpy.frombuffer(header.encode("utf-8"), dtype=numpy.uint8)
+    header = json.dumps({"format": _FORMAT, "version": _VERSION, "tree": tree}, allow_nan=False)
+    arrays[_HEADER] = numpy.frombuffer(header.encode("ascii"), dtype=numpy.uint8)
     _write_atomically(path, arrays)
 
 
@@ -99,8 +98,10 @@ class _Encoder:
         raise TypeError(f"save: cannot store object of type {type(obj).__name__} at {where or 'the top level'}")
 
     def key(self, key, where: str):
-        if isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)):
-            return key if isinstance(key, str) else int(key)
+        if isinstance(key, str):
+            return key
+        if isinstance(key, (int, numpy.integer)) and not isinstance(key, (bool, numpy.bool_)):
+            return int(key)
         raise TypeError(f"save: dict keys must be str or int, got {key!r} of type {type(key).__name__} "
                         f"in the dict at {where or 'the top level'}")
 

@@ -46,7 +46,7 @@ EVERYTHING = {
     "strings": ["", "plain", "ünïcødé ✓ 中文", '{"not": "json"}', "tensor"],
     "tuple": (1, (2.0, "three"), []),
     "empty": {"list": [], "tuple": (), "dict": {}},
-    7: "an int key", -1: {"nested": {0: [None]}},
+    7: "an int key", -1: {"nested": {0: [None]}}, "\ud800 lone surrogate": 1,
     "tensors": [nnkit.tensor(np.arange(6, dtype=dt).reshape(2, 3)) for dt in
                 (np.float16, np.float32, np.float64, np.int32, np.int64, np.uint8)]
     + [nnkit.tensor([True, False]), nnkit.tensor(2.5), nnkit.zeros(0, 3),
@@ -61,6 +61,11 @@ def test_round_trip_of_every_supported_type(tmp_path):
     path = tmp_path / "everything"
     save(EVERYTHING, path)
     same(EVERYTHING, load(path))
+
+
+def test_numpy_integer_keys_come_back_as_ints(tmp_path):
+    save({np.int64(3): "three"}, tmp_path / "c")
+    same(load(tmp_path / "c"), {3: "three"})
 
 
 def test_it_writes_exactly_path_and_no_temporary_file(tmp_path):

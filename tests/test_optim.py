@@ -489,6 +489,22 @@ def test_resuming_from_a_saved_state_dict_continues_bit_for_bit(cls, options, rn
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("cls,options", SETTINGS, ids=[c.__name__ for c, _ in SETTINGS])
+def test_updates_on_the_gpu_match_the_cpu(cls, options, rng):
+    init = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(5)]
+    on_cpu, on_gpu = nnkit.tensor(init, requires_grad=True), nnkit.tensor(init, device="cuda", requires_grad=True)
+    opt_cpu, opt_gpu = cls([on_cpu], **options), cls([on_gpu], **options)
+    for g in grads:
+        on_cpu.grad, on_gpu.grad = nnkit.tensor(g), nnkit.tensor(g, device="cuda")
+        opt_cpu.step()
+        opt_gpu.step()
+    buffers = [v for k, v in opt_gpu.state[on_gpu].items() if k != "step"]
+    assert on_gpu.device == "cuda" and buffers and all(b.device == "cuda" for b in buffers)
+    np.testing.assert_allclose(on_gpu.detach().cpu().numpy(), on_cpu.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_load_state_dict_copies_the_state():
     a, b = leaf([1.0]), leaf([1.0])
     opt_a = optim.SGD([a], lr=0.1, momentum=0.9)

@@ -234,7 +234,9 @@ def _scratch(like):
 def _zeros_state(param, *keys: str) -> dict:
     """A fresh state: a float32 step counter on the CPU (as PyTorch keeps it) and zero buffers like ``param``."""
     xp = backend.xp_of(param)
-    return {"step": Tensor._wrap(numpy.zeros((), dtype=numpy.float32)), **{k: Tensor._wrap(xp.zeros_like(param)) for k in keys}}
+    state = {"step": Tensor._wrap(numpy.zeros((), dtype=numpy.float32))}
+    state.update((k, Tensor._wrap(xp.zeros_like(param))) for k in keys)
+    return state
 
 
 def _count_step(state: dict) -> float:

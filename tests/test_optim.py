@@ -6,6 +6,8 @@ step after step. ``test_optim_torch.py`` checks the same against PyTorch itself.
 """
 
 import copy
+import doctest
+import importlib
 import warnings
 
 import numpy as np
@@ -580,3 +582,9 @@ def test_training_a_small_model_reduces_the_loss():
                 opt.step()
                 losses.append(loss.item())
         assert losses[-1] < 0.5 * losses[0], cls.__name__
+
+
+@pytest.mark.parametrize("module", ["nnkit.optim", "nnkit.optim.sgd", "nnkit.optim.lr_scheduler", "nnkit.io"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module), verbose=False)
+    assert result.failed == 0 and result.attempted > 0

@@ -5,8 +5,7 @@ the layers here are modules, and :mod:`nnkit.nn.functional` has each of them as
 a plain function.
 """
 
-# Re-exports: the public names of nnkit.nn.
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, utils
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .dropout import Dropout
 from .embedding import Embedding
@@ -17,5 +16,17 @@ from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, LayerNorm
 from .summary import summary
 
+__all__ = ["functional", "init", "utils", "summary", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+           "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU",
+           "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax", "PReLU", "Dropout", "BatchNorm1d",
+           "LayerNorm", "Embedding", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "CrossEntropyLoss",
+           "BCELoss", "BCEWithLogitsLoss"]
+
 # --- layers of chapters 07-08 (conv, pooling, recurrent, attention) ---
+from .attention import MultiheadAttention
+from .conv import Conv2d, ConvTranspose2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TransformerEncoder,
+                          TransformerEncoderLayer)
 # --- end of layers of chapters 07-08 ---

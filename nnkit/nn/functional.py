@@ -664,4 +664,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 
 # --- layers of chapters 07-08 (conv, pooling, recurrent, attention) ---
+# Imported last: these modules use the functions above.
+from .attention import scaled_dot_product_attention  # noqa: E402
+from .conv import conv2d, conv_transpose2d  # noqa: E402
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
+
+__all__ += ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+            "scaled_dot_product_attention"]
 # --- end of layers of chapters 07-08 ---

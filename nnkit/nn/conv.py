@@ -1,0 +1,402 @@
+"""Convolutions (chapter 07): ``conv2d`` and ``conv_transpose2d`` as ops, ``Conv2d`` and ``ConvTranspose2d``.
+
+How ``conv2d`` is computed: *im2col*. A strided view of the (padded) input
+lists, for every output pixel, the ``C·kh·kw`` input values under the kernel
+(no copy yet); one reshape copies those windows into a matrix ``cols`` of shape
+``(C·kh·kw, N·Ho·Wo)``, and one matrix product ``W (O, C·kh·kw) @ cols`` gives
+every output pixel of every image at once. No Python loop runs over images or
+pixels.
+
+The backward is the same picture read backwards: ``dW = g @ colsᵀ`` and
+``dcols = Wᵀ @ g``, and *col2im* adds each column of ``dcols`` back onto the
+input pixels it was copied from, by one strided add per kernel offset
+(``kh·kw`` adds). ``conv_transpose2d`` is the adjoint of ``conv2d``: its
+forward is conv2d's input gradient (col2im) and its backward uses im2col.
+
+Both are single ops with a fused backward written on raw arrays: the graph of
+the same computation written from primitives would be many times larger and
+slower. Their backward is therefore once differentiable (``create_graph=True``
+through them raises).
+
+The arrays are laid out channel-major, ``(C, N, H, W)``, inside the op: the
+window copy then reads whole rows, and the product's result is already the
+output (returned as an ``(N, C, H, W)`` view of that memory).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from .. import backend, ops
+from ..ops import _make, _once_differentiable
+from ..tensor import Tensor, empty
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["conv2d", "conv_transpose2d", "conv_output_size", "Conv2d", "ConvTranspose2d"]
+
+IntOrPair = int | Sequence[int]
+
+
+def _pair(value: IntOrPair, name: str, op: str) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; ``(2, 3)`` stays."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """The output length of a convolution or pooling along one dim:
+    ``floor((n + 2·padding − dilation·(kernel_size − 1) − 1) / stride) + 1``.
+
+    >>> conv_output_size(28, 5)               # a 5x5 kernel eats 2 pixels on each side
+    24
+    >>> conv_output_size(28, 5, padding=2)    # padding (k - 1) / 2 keeps the size
+    28
+    >>> conv_output_size(28, 3, stride=2, padding=1)
+    14
+    """
+    return (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def _offsets(kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple):
+    """For each kernel offset (i, j): the (rows, cols) slices of the padded input that it touches
+    for the ``Ho x Wo`` output pixels. The slices are what im2col, col2im and pooling share."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                         slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+
+
+def _im2col(a, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple, groups: int):
+    """The windows of a padded (N, C, Hp, Wp) array as a (groups, C/groups·kh·kw, N·Ho·Wo) matrix.
+
+    The strided view costs nothing; the reshape makes the one copy."""
+    n, c = a.shape[:2]
+    sn, sc, sh, sw = a.strides
+    view_shape = (c, kernel[0], kernel[1], n, out_hw[0], out_hw[1])
+    view_strides = (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0], sw * stride[1])
+    xp = backend.xp_of(a)
+    windows = xp.lib.stride_tricks.as_strided(a, view_shape, view_strides, writeable=False)
+    return windows.reshape(groups, -1, n * out_hw[0] * out_hw[1])
+
+
+def _col2im(cols, padded_hw: tuple, kernel: tuple, stride: tuple, dilation: tuple):
+    """The adjoint of im2col: add each window column of ``cols`` (C, kh, kw, N, Ho, Wo) back onto
+    the pixels it came from, giving a (C, N, Hp, Wp) array (one strided add per kernel offset)."""
+    c, kh, kw, n, ho, wo = cols.shape
+    out = backend.xp_of(cols).zeros((c, n) + tuple(padded_hw), dtype=cols.dtype)
+    for i, j, (rows, columns) in _offsets(kernel, stride, dilation, (ho, wo)):
+        out[:, :, rows, columns] += cols[:, i, j]
+    return out
+
+
+def _batched(input: Tensor, op: str) -> tuple[Tensor, bool]:
+    """A 4-D (N, C, H, W) input, and whether it was an unbatched 3-D one."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim == 3:
+        return ops.unsqueeze(input, 0), True
+    if input.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 3-D (unbatched) or 4-D (batched) input, got shape "
+                           f"{tuple(input.shape)}")
+    return input, False
+
+
+def _check_params(input: Tensor, weight: Tensor, bias: Tensor | None, groups: int, op: str,
+                  transposed: bool) -> None:
+    if weight.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    expected = weight.shape[0] if transposed else weight.shape[1] * groups
+    if input.shape[1] != expected:
+        raise RuntimeError(f"{op}: expected input with {expected} channels (weight shape "
+                           f"{tuple(weight.shape)}{f', groups={groups}' if groups > 1 else ''}), "
+                           f"got {input.shape[1]}")
+    grouped = ("in_channels", weight.shape[0]) if transposed else ("out_channels", weight.shape[0])
+    if grouped[1] % groups:
+        raise RuntimeError(f"{op}: {grouped[0]} ({grouped[1]}) must be divisible by groups={groups}")
+    out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise RuntimeError(f"{op}: expected a bias of shape ({out_channels},), got {tuple(bias.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dtype != input.dtype or t._xp is not input._xp):
+            raise RuntimeError(f"{op}: input ({input.dtype}, {input.device}) and {name} ({t.dtype}, "
+                               f"{t.device}) must have the same dtype and device")
+
+
+def _padding(padding, kernel: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
+    """``padding`` (int, pair, 'valid' or 'same') as ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride})")
+            # The total d·(k − 1) is split with the extra pixel at the end, as PyTorch does.
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return (ph, ph), (pw, pw)
+
+
+def _pad(a, pads: tuple, value: float = 0.0):
+    """``a`` (..., H, W) padded with ``value`` by ((top, bottom), (left, right)); no copy when no padding."""
+    if not any(pads[0] + pads[1]):
+        return a
+    return backend.xp_of(a).pad(a, ((0, 0),) * (a.ndim - 2) + tuple(pads), constant_values=value)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrPair = 1,
+           padding: IntOrPair | str = 0, dilation: IntOrPair = 1, groups: int = 1) -> Tensor:
+    """2-d cross-correlation (what deep learning calls convolution) of an (N, C, H, W) input
+    with a (O, C/groups, kh, kw) weight, plus ``bias`` (O,):
+
+    out[n, o, y, x] = b[o] + Σ_{c, i, j} W[o, c, i, j] · in[n, c, y·s + i·d − p, x·s + j·d − p]
+
+    summed over the channels ``c`` of ``o``'s group. The output is (N, O, Ho, Wo), with
+    Ho = floor((H + 2p − d(kh − 1) − 1) / s) + 1 (see :func:`conv_output_size`).
+    ``padding`` may be an int, a pair, ``'valid'`` (none) or ``'same'`` (output size = input
+    size; stride 1 only). A 3-D (C, H, W) input gives a 3-D output.
+
+    >>> import nnkit
+    >>> conv2d(nnkit.ones(1, 1, 4, 4), nnkit.ones(2, 1, 3, 3), padding=1)[0, 0].tolist()[0]
+    [4.0, 6.0, 6.0, 4.0]
+    """
+    x, unbatched = _batched(input, "conv2d")
+    _check_params(x, weight, bias, groups, "conv2d", transposed=False)
+    kernel = tuple(weight.shape[2:])
+    stride, dilation = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"conv2d: stride {stride} and dilation {dilation} must be positive")
+    pads = _padding(padding, kernel, stride, dilation, "conv2d")
+    a = _pad(x.array, pads)
+    padded_hw = a.shape[2:]
+    reach = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if reach[0] > padded_hw[0] or reach[1] > padded_hw[1]:
+        raise RuntimeError(f"conv2d: the kernel {kernel} (spanning {reach} with dilation {dilation}) is larger "
+                           f"than the padded input {tuple(padded_hw)} (input shape {tuple(x.shape)})")
+    out_hw = tuple((p - r) // s + 1 for p, r, s in zip(padded_hw, reach, stride))
+    n, out_channels = x.shape[0], weight.shape[0]
+
+    cols = _im2col(a, kernel, stride, dilation, out_hw, groups)            # (G, C/G·kh·kw, N·Ho·Wo)
+    w = weight.array.reshape(groups, out_channels // groups, -1)            # (G, O/G, C/G·kh·kw)
+    out = (w @ cols).reshape((out_channels, n) + out_hw)                    # (O, N, Ho, Wo)
+    if bias is not None:
+        out += bias.array[:, None, None, None]
+
+    def backward(g):
+        _once_differentiable("conv2d")
+        gm = g.array.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, -1)  # (G, O/G, N·Ho·Wo)
+        gx = gw = gb = None
+        if x.requires_grad:
+            dcols = (w.transpose(0, 2, 1) @ gm).reshape((x.shape[1],) + kernel + (n,) + out_hw)
+            da = _col2im(dcols, padded_hw, kernel, stride, dilation)
+            (top, _), (left, _) = pads
+            gx = Tensor._wrap(da[:, :, top:top + x.shape[2], left:left + x.shape[3]].transpose(1, 0, 2, 3))
+        if weight.requires_grad:
+            gw = Tensor._wrap((gm @ cols.transpose(0, 2, 1)).reshape(weight.shape))
+        if bias is not None and bias.requires_grad:
+            gb = Tensor._wrap(g.array.sum(axis=(0, 2, 3)))
+        return (gx, gw, gb) if bias is not None else (gx, gw)
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    result = _make(out.transpose(1, 0, 2, 3), parents, backward, "Conv2d")
+    return ops.squeeze(result, 0) if unbatched else result
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrPair = 1,
+                     padding: IntOrPair = 0, output_padding: IntOrPair = 0, groups: int = 1,
+                     dilation: IntOrPair = 1) -> Tensor:
+    """The transposed convolution: the adjoint (input gradient) of :func:`conv2d` with the same
+    geometry, applied to an (N, C_in, H, W) input with a (C_in, C_out/groups, kh, kw) weight.
+
+    Each input pixel scatters ``W[c_in]`` times its value into the output, which is
+    (N, C_out, Ho, Wo) with Ho = (H − 1)·s − 2p + d·(kh − 1) + output_padding + 1: it undoes
+    the size change of a conv2d with the same stride, padding and dilation (``output_padding``
+    picks among the input sizes that a strided conv2d maps to the same size).
+
+    >>> import nnkit
+    >>> conv_transpose2d(nnkit.ones(1, 1, 2, 2), nnkit.ones(1, 1, 2, 2), stride=2).shape
+    (1, 1, 4, 4)
+    """
+    x, unbatched = _batched(input, "conv_transpose2d")
+    _check_params(x, weight, bias, groups, "conv_transpose2d", transposed=True)
+    kernel = tuple(weight.shape[2:])
+    op = "conv_transpose2d"
+    stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
+    pad, extra = _pair(padding, "padding", op), _pair(output_padding, "output_padding", op)
+    if min(stride) < 1 or min(dilation) < 1 or min(pad) < 0 or min(extra) < 0:
+        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding {pad} "
+                         f"and output_padding {extra} non-negative")
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {extra} must be smaller than either stride {stride} "
+                         f"or dilation {dilation}")
+    n, in_hw = x.shape[0], tuple(x.shape[2:])
+    full_hw = tuple((h - 1) * s + d * (k - 1) + 1 for h, s, d, k in zip(in_hw, stride, dilation, kernel))
+    out_hw = tuple(f - 2 * p + e for f, p, e in zip(full_hw, pad, extra))
+    if min(out_hw) < 1:
+        raise RuntimeError(f"{op}: the output size {out_hw} is not positive (input shape {tuple(x.shape)}, "
+                           f"kernel {kernel}, stride {stride}, padding {pad})")
+    out_channels = weight.shape[1] * groups
+    in_per_group = x.shape[1] // groups
+
+    xm = x.array.transpose(1, 0, 2, 3).reshape(groups, in_per_group, -1)   # (G, C_in/G, N·H·W)
+    w = weight.array.reshape(groups, in_per_group, -1)                      # (G, C_in/G, C_out/G·kh·kw)
+    cols = (w.transpose(0, 2, 1) @ xm).reshape((out_channels,) + kernel + (n,) + in_hw)
+    # Scatter into the full extent, plus output_padding rows and columns that no input reaches.
+    full = _col2im(cols, tuple(f + e for f, e in zip(full_hw, extra)), kernel, stride, dilation)
+    out = full[:, :, pad[0]:pad[0] + out_hw[0], pad[1]:pad[1] + out_hw[1]]
+    if bias is not None:
+        out += bias.array[:, None, None, None]
+    pads = ((pad[0], pad[0]), (pad[1], pad[1]))
+
+    def backward(g):
+        _once_differentiable(op)
+        gcols = _im2col(_pad(g.array, pads), kernel, stride, dilation, in_hw, groups)  # (G, C_out/G·kh·kw, N·H·W)
+        gx = gw = gb = None
+        if x.requires_grad:
+            gx = Tensor._wrap((w @ gcols).reshape((x.shape[1], n) + in_hw).transpose(1, 0, 2, 3))
+        if weight.requires_grad:
+            gw = Tensor._wrap((xm @ gcols.transpose(0, 2, 1)).reshape(weight.shape))
+        if bias is not None and bias.requires_grad:
+            gb = Tensor._wrap(g.array.sum(axis=(0, 2, 3)))
+        return (gx, gw, gb) if bias is not None else (gx, gw)
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    result = _make(out.transpose(1, 0, 2, 3), parents, backward, "ConvTranspose2d")
+    return ops.squeeze(result, 0) if unbatched else result
+
+
+class _ConvBase(Module):
+    """What Conv2d and ConvTranspose2d share: the hyper-parameters, PyTorch's initialisation, the repr."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrPair, stride: IntOrPair,
+                 padding, dilation: IntOrPair, groups: int, bias: bool, padding_mode: str, transposed: bool,
+                 output_padding: IntOrPair, device, dtype):
+        super().__init__()
+        name = type(self).__name__
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                             f"got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _pair(kernel_size, "kernel_size", name)
+        self.stride, self.dilation = _pair(stride, "stride", name), _pair(dilation, "dilation", name)
+        if isinstance(padding, str):
+            _padding(padding, self.kernel_size, self.stride, self.dilation, name)  # validate now
+            self.padding = padding
+        else:
+            self.padding = _pair(padding, "padding", name)
+        self.output_padding = _pair(output_padding, "output_padding", name)
+        self.padding_mode, self.transposed = padding_mode, transposed
+        shape = (in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups)
+        self.weight = Parameter(empty(shape + self.kernel_size, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: weight and bias from U(−1/√fan_in, 1/√fan_in), where fan_in is
+        ``weight.shape[1]·kh·kw`` (kaiming_uniform_ with a = √5 gives that bound)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding!r}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
+        return s
+
+
+class Conv2d(_ConvBase):
+    """A 2-d convolution layer: :func:`conv2d` with a learned weight (out, in/groups, kh, kw) and bias.
+
+    ``padding_mode`` ('zeros', 'reflect', 'replicate' or 'circular') says what the padding
+    is filled with; it never changes the output size, only ``padding`` does.
+
+    >>> import nnkit
+    >>> Conv2d(3, 8, kernel_size=3, padding=1)(nnkit.randn(2, 3, 16, 16)).shape
+    (2, 8, 16, 16)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrPair, stride: IntOrPair = 1,
+                 padding: IntOrPair | str = 0, dilation: IntOrPair = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, False, 0, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode == "zeros":
+            return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        (top, bottom), (left, right) = _padding(self.padding, self.kernel_size, self.stride, self.dilation,
+                                                "Conv2d")
+        padded = F.pad(input, (left, right, top, bottom), mode=self.padding_mode)
+        return conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvBase):
+    """A transposed convolution layer (learned upsampling): :func:`conv_transpose2d` with a
+    learned weight (in, out/groups, kh, kw) and bias.
+
+    ``forward(input, output_size=None)``: ``output_size`` (H, W), or (N, C, H, W), picks the
+    output size among those a strided conv2d would map back to the input's size.
+
+    >>> import nnkit
+    >>> ConvTranspose2d(8, 3, kernel_size=2, stride=2)(nnkit.randn(1, 8, 7, 7)).shape
+    (1, 3, 14, 14)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrPair, stride: IntOrPair = 1,
+                 padding: IntOrPair = 0, output_padding: IntOrPair = 0, groups: int = 1, bias: bool = True,
+                 dilation: IntOrPair = 1, padding_mode: str = "zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for ConvTranspose2d, got {padding_mode!r}')
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, True, output_padding, device, dtype)
+
+    def _output_padding(self, input: Tensor, output_size) -> tuple[int, int]:
+        if output_size is None:
+            return self.output_padding
+        size = tuple(output_size)[-2:]
+        smallest = tuple((input.shape[d - 2] - 1) * s - 2 * p + dl * (k - 1) + 1 for d, s, p, dl, k in
+                         zip((2, 3) if input.ndim == 4 else (1, 2), self.stride, self.padding, self.dilation,
+                             self.kernel_size))
+        extra = tuple(o - m for o, m in zip(size, smallest))
+        if any(e < 0 or e >= max(s, d) for e, s, d in zip(extra, self.stride, self.dilation)):
+            raise ValueError(f"ConvTranspose2d: requested an output size of {size}, but valid sizes range from "
+                             f"{smallest} to {tuple(m + max(s, d) - 1 for m, s, d in zip(smallest, self.stride, self.dilation))}"
+                             f" (for an input of shape {tuple(input.shape)})")
+        return extra
+
+    def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                self._output_padding(input, output_size), self.groups, self.dilation)

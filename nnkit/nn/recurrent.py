@@ -1,0 +1,514 @@
+"""Recurrent layers (chapter 08): ``RNN``, ``LSTM``, ``GRU`` and their one-step cells.
+
+A recurrent layer has two parts. The input projection ``x_t W_ihᵀ + b`` does not
+depend on the previous step, so it is computed for all time steps at once, in
+one matrix product per layer and direction. Only the recurrence
+``h_t = cell(x-projection_t, h_{t-1})`` must run step by step; it is one op per
+layer and direction (``_rnn_scan``, ``_lstm_scan``, ``_gru_scan``) whose
+forward loops over time on raw arrays and whose backward is backpropagation
+through time, written by hand beside it. Written from primitives, every time
+step would add a dozen small nodes to the graph, and their bookkeeping would
+cost more than the arithmetic; fused, a step costs one matrix product and a few
+elementwise array operations each way. The scans are once differentiable
+(``create_graph=True`` through them raises).
+
+Shapes and names are PyTorch's: input (L, N, H_in) (or (N, L, H_in) with
+``batch_first``, or unbatched (L, H_in)), states (num_layers·D, N, H), parameters
+``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
+(``_reverse`` for the backward direction), gates in PyTorch's order (LSTM: i, f,
+g, o; GRU: r, z, n), all initialised from U(−1/√H, 1/√H). So a state dict moves
+between nnkit and PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend, ops
+from ..ops import _make, _once_differentiable
+from ..tensor import Tensor, empty
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+
+def _order(length: int, reverse: bool) -> range:
+    return range(length - 1, -1, -1) if reverse else range(length)
+
+
+def _previous_states(states, first, reverse: bool):
+    """The state each step started from, in time order: (first, s_0, ..., s_{T-2}), or for the
+    reverse direction (s_1, ..., s_{T-1}, first)."""
+    xp = backend.xp_of(states)
+    pieces = (states[1:], first[None]) if reverse else (first[None], states[:-1])
+    return xp.concatenate(pieces)
+
+
+def _rnn_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -> Tensor:
+    """The Elman recurrence h_t = act(gx_t + h_{t−1} W_hhᵀ) over gx (T, N, H); returns every h_t (T, N, H).
+
+    Backward (BPTT): with d_t = (dH_t + dh_{t+1}) · act′, dh_t = d_t W_hh, dgx_t = d_t,
+    dW_hh = Σ_t d_tᵀ h_{t−1}.
+    """
+    xp, w = gx._xp, w_hh.array
+    steps, hidden = gx.shape[0], w.shape[1]
+    hs = xp.empty((steps,) + h0.shape, dtype=gx.dtype)
+    h = h0.array
+    for t in _order(steps, reverse):
+        xp.matmul(h, w.T, out=hs[t])
+        hs[t] += gx.array[t]
+        if relu:
+            xp.maximum(hs[t], 0, out=hs[t])
+        else:
+            xp.tanh(hs[t], out=hs[t])
+        h = hs[t]
+
+    def backward(grad):
+        _once_differentiable("rnn")
+        g = grad.array
+        slope = (hs > 0).astype(hs.dtype) if relu else 1 - hs * hs
+        dpre = xp.empty_like(hs)
+        dh = xp.zeros(h0.shape, dtype=hs.dtype)
+        for t in _order(steps, not reverse):
+            xp.multiply(g[t] + dh, slope[t], out=dpre[t])
+            dh = dpre[t] @ w
+        dw = dpre.reshape(-1, hidden).T @ _previous_states(hs, h0.array, reverse).reshape(-1, hidden)
+        return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh)
+    return _make(hs, (gx, w_hh, h0), backward, "RnnScan")
+
+
+def _lstm_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) -> Tensor:
+    """The LSTM recurrence over gx (T, N, 4H) (the input projections plus both biases).
+
+    With [i, f, g, o] = [σ, σ, tanh, σ](gx_t + h_{t−1} W_hhᵀ):
+    c_t = f·c_{t−1} + i·g and h_t = o·tanh(c_t). Returns (T + 1, N, H): every h_t, then the
+    last c.
+    """
+    xp, w, dtype = gx._xp, w_hh.array, gx.dtype
+    steps, n, hidden = gx.shape[0], gx.shape[1], w.shape[1]
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    # σ(x) = (1 + tanh(x/2)) / 2, so one tanh over all four gates gives σ for i, f, o and tanh
+    # for g: scale the pre-activations by `half` (weights and projections, once), then
+    # act = half · tanh(·) + shift.
+    half = xp.full(4 * hidden, 0.5, dtype=dtype)
+    half[g_] = 1
+    shift = xp.full(4 * hidden, 0.5, dtype=dtype)
+    shift[g_] = 0
+    w_half_t = (w * half[:, None]).T
+    gx_half = gx.array * half
+    acts = xp.empty((steps, n, 4 * hidden), dtype=dtype)
+    out = xp.empty((steps + 1, n, hidden), dtype=dtype)   # h_0 .. h_{T-1}, then the last c
+    cs = xp.empty((steps, n, hidden), dtype=dtype)
+    tanh_c = xp.empty_like(cs)
+    h, c = h0.array, c0.array
+    for t in _order(steps, reverse):
+        a = acts[t]
+        xp.matmul(h, w_half_t, out=a)
+        a += gx_half[t]
+        xp.tanh(a, out=a)
+        a *= half
+        a += shift
+        xp.multiply(a[:, f_], c, out=cs[t])
+        cs[t] += a[:, i_] * a[:, g_]
+        xp.tanh(cs[t], out=tanh_c[t])
+        xp.multiply(a[:, o_], tanh_c[t], out=out[t])
+        h, c = out[t], cs[t]
+    out[steps] = c
+
+    def backward(grad):
+        _once_differentiable("lstm")
+        g = grad.array
+        # Per unit of gradient: d(act)/d(pre-activation), and dh -> dc through h = o·tanh(c).
+        slope = acts * (1 - acts)
+        slope[..., g_] = 1 - acts[..., g_] * acts[..., g_]
+        h_to_c = acts[..., o_] * (1 - tanh_c * tanh_c)
+        c_prev = _previous_states(cs, c0.array, reverse)
+        dpre = xp.empty_like(acts)
+        dact = xp.empty((n, 4 * hidden), dtype=dtype)
+        dh, dc = xp.zeros((n, hidden), dtype=dtype), g[steps].copy()
+        for t in _order(steps, not reverse):
+            a = acts[t]
+            dh = dh + g[t]
+            xp.multiply(dh, tanh_c[t], out=dact[:, o_])
+            dc += dh * h_to_c[t]
+            xp.multiply(dc, a[:, g_], out=dact[:, i_])
+            xp.multiply(dc, c_prev[t], out=dact[:, f_])
+            xp.multiply(dc, a[:, i_], out=dact[:, g_])
+            dc *= a[:, f_]
+            xp.multiply(dact, slope[t], out=dpre[t])
+            dh = dpre[t] @ w
+        h_prev = _previous_states(out[:steps], h0.array, reverse)
+        dw = dpre.reshape(-1, 4 * hidden).T @ h_prev.reshape(-1, hidden)
+        return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh), Tensor._wrap(dc)
+    return _make(out, (gx, w_hh, h0, c0), backward, "LstmScan")
+
+
+def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool) -> Tensor:
+    """The GRU recurrence over gx (T, N, 3H) (the input projections plus b_ih).
+
+    With gh = h_{t−1} W_hhᵀ + b_hh: r = σ(gx_r + gh_r), z = σ(gx_z + gh_z),
+    n = tanh(gx_n + r·gh_n), h_t = (1 − z)·n + z·h_{t−1}. Returns every h_t (T, N, H).
+    (b_hh cannot be folded into gx like the other biases: r multiplies its n part.)
+    """
+    xp, w, dtype = gx._xp, w_hh.array, gx.dtype
+    steps, n, hidden = gx.shape[0], gx.shape[1], w.shape[1]
+    rz, n_ = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+    gh = xp.empty((steps, n, 3 * hidden), dtype=dtype)    # h W_hhᵀ + b_hh, kept for the backward
+    acts = xp.empty_like(gh)                               # r, z, n
+    hs = xp.empty((steps, n, hidden), dtype=dtype)
+    h = h0.array
+    for t in _order(steps, reverse):
+        a = acts[t]
+        xp.matmul(h, w.T, out=gh[t])
+        gh[t] += b_hh.array
+        xp.add(gx.array[t, :, rz], gh[t, :, rz], out=a[:, rz])
+        a[:, rz] *= 0.5                                    # σ(x) = (1 + tanh(x/2)) / 2
+        xp.tanh(a[:, rz], out=a[:, rz])
+        a[:, rz] *= 0.5
+        a[:, rz] += 0.5
+        r, z = a[:, :hidden], a[:, hidden:rz.stop]
+        xp.multiply(r, gh[t, :, n_], out=a[:, n_])
+        a[:, n_] += gx.array[t, :, n_]
+        xp.tanh(a[:, n_], out=a[:, n_])
+        xp.subtract(h, a[:, n_], out=hs[t])                # h_t = n + z·(h_{t−1} − n)
+        hs[t] *= z
+        hs[t] += a[:, n_]
+        h = hs[t]
+
+    def backward(grad):
+        _once_differentiable("gru")
+        g = grad.array
+        r, z, nn = acts[..., :hidden], acts[..., hidden:rz.stop], acts[..., n_]
+        h_prev = _previous_states(hs, h0.array, reverse)
+        # Per unit of dh_t: the gradient of each pre-activation (r's needs n's, so it comes later).
+        to_n = (1 - z) * (1 - nn * nn)
+        to_z = (h_prev - nn) * z * (1 - z)
+        to_r = gh[..., n_] * r * (1 - r)
+        dgh = xp.empty_like(gh)
+        dgx_n = xp.empty_like(hs)
+        dh = xp.zeros((n, hidden), dtype=dtype)
+        for t in _order(steps, not reverse):
+            dh = dh + g[t]
+            dn = xp.multiply(dh, to_n[t], out=dgx_n[t])
+            xp.multiply(dn, to_r[t], out=dgh[t, :, :hidden])
+            xp.multiply(dh, to_z[t], out=dgh[t, :, hidden:rz.stop])
+            xp.multiply(dn, r[t], out=dgh[t, :, n_])
+            dh = dgh[t] @ w + dh * z[t]
+        dgx = dgh.copy()
+        dgx[..., n_] = dgx_n
+        dw = dgh.reshape(-1, 3 * hidden).T @ h_prev.reshape(-1, hidden)
+        db = Tensor._wrap(dgh.sum(axis=(0, 1))) if b_hh.requires_grad else None
+        return Tensor._wrap(dgx), Tensor._wrap(dw), db, Tensor._wrap(dh)
+    return _make(hs, (gx, w_hh, b_hh, h0), backward, "GruScan")
+
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _scan(mode: str, gx: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tensor | None,
+          reverse: bool) -> tuple:
+    """Run one layer-direction's recurrence; return (every h_t, last h, last c or None)."""
+    if mode == "LSTM":
+        out = _lstm_scan(gx, w_hh, h0, c0, reverse)
+        steps = gx.shape[0]
+        hs = out[:steps]
+        return hs, out[0 if reverse else steps - 1], out[steps]
+    if mode == "GRU":
+        if b_hh is None:
+            b_hh = Tensor._wrap(gx._xp.zeros(gx.shape[-1], dtype=gx.dtype))
+        hs = _gru_scan(gx, w_hh, b_hh, h0, reverse)
+    else:
+        hs = _rnn_scan(gx, w_hh, h0, reverse, relu=mode == "RNN_RELU")
+    return hs, hs[0 if reverse else hs.shape[0] - 1], None
+
+
+def _input_projection(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
+    """x W_ihᵀ + b_ih for all time steps in one product; b_hh is folded in too, except for the GRU."""
+    bias = b_ih
+    if mode != "GRU" and b_hh is not None:
+        bias = b_ih + b_hh
+    return F.linear(x, w_ih, bias)
+
+
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share: the stacked, optionally bidirectional parameters and the
+    loop over layers and directions (PyTorch's ``nn.RNNBase``)."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if proj_size:
+            raise NotImplementedError(f"{name}: proj_size is not supported")
+        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError(f"{name}: dropout should be a number in range [0, 1], got {dropout!r}")
+        if hidden_size <= 0 or num_layers <= 0:
+            raise ValueError(f"{name}: hidden_size ({hidden_size}) and num_layers ({num_layers}) must be positive")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, proj_size
+        gate_size = _GATES[mode] * hidden_size
+        directions = 2 if bidirectional else 1
+        make = lambda *shape: Parameter(empty(*shape, device=device, dtype=dtype))  # noqa: E731
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = {"weight_ih": (gate_size, layer_input), "weight_hh": (gate_size, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                for kind, shape in shapes.items():
+                    setattr(self, kind + suffix, make(*shape))
+                    self._flat_weights_names.append(kind + suffix)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias from U(−1/√H, 1/√H)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _layer_parameters(self, layer: int, direction: int) -> tuple:
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        get = lambda kind: getattr(self, kind + suffix) if self.bias or kind.startswith("weight") else None  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _initial_state(self, hx, like: Tensor, batch: int, batched: bool, what: str) -> Tensor:
+        """``hx`` shaped (layers·D, N, H) (unsqueezed when unbatched), or zeros when None."""
+        shape = (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+        if hx is None:
+            return Tensor._wrap(like._xp.zeros(shape, dtype=like.dtype))
+        expected = shape if batched else (shape[0], shape[2])
+        if tuple(hx.shape) != expected:
+            raise RuntimeError(f"{type(self).__name__}: expected {what} of shape {expected}, got {tuple(hx.shape)}")
+        return hx if batched else ops.unsqueeze(hx, 1)
+
+    def forward(self, input: Tensor, hx=None):
+        name = type(self).__name__
+        if input.ndim not in (2, 3):
+            raise RuntimeError(f"{name}: expected a 2-D (unbatched) or 3-D (batched) input, got shape "
+                               f"{tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.shape[-1]}")
+        batched = input.ndim == 3
+        x = input if batched else ops.unsqueeze(input, 1)
+        if batched and self.batch_first:
+            x = ops.transpose(x, 0, 1)
+        batch = x.shape[1]
+        lstm = self.mode == "LSTM"
+        if lstm and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
+            raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+        h0 = self._initial_state(hx[0] if lstm and hx is not None else hx, x, batch, batched, "h_0")
+        c0 = self._initial_state(hx[1], x, batch, batched, "c_0") if lstm and hx is not None else \
+            (self._initial_state(None, x, batch, batched, "c_0") if lstm else None)
+        directions = 2 if self.bidirectional else 1
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh = self._layer_parameters(layer, direction)
+                k = layer * directions + direction
+                gx = _input_projection(self.mode, x, w_ih, b_ih, b_hh)
+                hs, h_last, c_last = _scan(self.mode, gx, w_hh, b_hh, h0[k], None if c0 is None else c0[k],
+                                           reverse=direction == 1)
+                outputs.append(hs)
+                h_n.append(h_last)
+                c_n.append(c_last)
+            x = outputs[0] if directions == 1 else ops.cat(outputs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        if batched and self.batch_first:
+            x = ops.transpose(x, 0, 1)
+        h_n = ops.stack(h_n)
+        c_n = ops.stack(c_n) if lstm else None
+        if not batched:
+            x, h_n = ops.squeeze(x, 1), ops.squeeze(h_n, 1)
+            c_n = ops.squeeze(c_n, 1) if lstm else None
+        return x, ((h_n, c_n) if lstm else h_n)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        for attr, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
+            if getattr(self, attr) != default:
+                s += f", {attr}={getattr(self, attr)}"
+        return s
+
+
+class RNN(RNNBase):
+    """An Elman recurrent layer: h_t = tanh(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh) (or ReLU).
+
+    ``forward(input, h_0=None)`` returns ``(output, h_n)``: output (L, N, D·H) holds the last
+    layer's h_t for every t (both directions concatenated), h_n (num_layers·D, N, H) the
+    last h of every layer and direction.
+
+    >>> import nnkit
+    >>> rnn = RNN(10, 20, num_layers=2)
+    >>> out, h_n = rnn(nnkit.randn(5, 3, 10))
+    >>> out.shape, h_n.shape
+    ((5, 3, 20), (2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (use 'tanh' or 'relu')")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype)
+
+
+class LSTM(RNNBase):
+    """A long short-term memory layer. With [i, f, g, o] = [σ, σ, tanh, σ](x_t W_ihᵀ + b_ih +
+    h_{t−1} W_hhᵀ + b_hh): c_t = f·c_{t−1} + i·g and h_t = o·tanh(c_t).
+
+    ``forward(input, (h_0, c_0)=None)`` returns ``(output, (h_n, c_n))``, shaped as for :class:`RNN`.
+    ``proj_size`` is not supported.
+
+    >>> import nnkit
+    >>> lstm = LSTM(10, 20, batch_first=True, bidirectional=True)
+    >>> out, (h_n, c_n) = lstm(nnkit.randn(3, 5, 10))
+    >>> out.shape, h_n.shape, c_n.shape
+    ((3, 5, 40), (2, 3, 20), (2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
+
+
+class GRU(RNNBase):
+    """A gated recurrent unit layer. With r = σ(W_ir x + b_ir + W_hr h + b_hr),
+    z = σ(W_iz x + b_iz + W_hz h + b_hz) and n = tanh(W_in x + b_in + r·(W_hn h + b_hn)):
+    h_t = (1 − z)·n + z·h_{t−1}.
+
+    ``forward(input, h_0=None)`` returns ``(output, h_n)``, shaped as for :class:`RNN`.
+
+    >>> import nnkit
+    >>> out, h_n = GRU(4, 8)(nnkit.randn(6, 4))   # unbatched: (L, H_in)
+    >>> out.shape, h_n.shape
+    ((6, 8), (1, 8))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         0, device, dtype)
+
+
+class RNNCellBase(Module):
+    """One time step of a recurrent layer, with parameters ``weight_ih``, ``weight_hh``, ``bias_ih``,
+    ``bias_hh``. It runs the same scan as the layers, over a single step."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool, device, dtype):
+        super().__init__()
+        self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
+        gate_size = _GATES[mode] * hidden_size
+        make = lambda *shape: Parameter(empty(*shape, device=device, dtype=dtype))  # noqa: E731
+        self.weight_ih = make(gate_size, input_size)
+        self.weight_hh = make(gate_size, hidden_size)
+        if bias:
+            self.bias_ih, self.bias_hh = make(gate_size), make(gate_size)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    reset_parameters = RNNBase.reset_parameters
+
+    def _step(self, input: Tensor, hx, lstm: bool):
+        name = type(self).__name__
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: expected input of shape (N, {self.input_size}) or ({self.input_size},), "
+                               f"got {tuple(input.shape)}")
+        batched = input.ndim == 2
+        x = input if batched else ops.unsqueeze(input, 0)
+        shape = (x.shape[0], self.hidden_size)
+        states = hx if lstm else (hx,)
+        if lstm and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
+            raise TypeError(f"{name}: hx must be a tuple (h, c), got {type(hx).__name__}")
+        fixed = []
+        for s in (states if hx is not None else (None,) * (2 if lstm else 1)):
+            if s is None:
+                fixed.append(Tensor._wrap(x._xp.zeros(shape, dtype=x.dtype)))
+                continue
+            if tuple(s.shape) != (shape if batched else shape[1:]):
+                raise RuntimeError(f"{name}: expected a hidden state of shape {shape if batched else shape[1:]}, "
+                                   f"got {tuple(s.shape)}")
+            fixed.append(s if batched else ops.unsqueeze(s, 0))
+        gx = ops.unsqueeze(_input_projection(self.mode, x, self.weight_ih, self.bias_ih, self.bias_hh), 0)
+        _, h, c = _scan(self.mode, gx, self.weight_hh, self.bias_hh, fixed[0], fixed[1] if lstm else None, False)
+        if not batched:
+            h, c = ops.squeeze(h, 0), (ops.squeeze(c, 0) if lstm else None)
+        return (h, c) if lstm else h
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """One step of :class:`RNN`: ``h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)`` (or ReLU).
+
+    >>> import nnkit
+    >>> RNNCell(3, 5)(nnkit.randn(2, 3)).shape
+    (2, 5)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r} (use 'tanh' or 'relu')")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias,
+                         device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, hx, lstm=False)
+
+
+class LSTMCell(RNNCellBase):
+    """One step of :class:`LSTM`: ``forward(input, (h, c)=None)`` returns ``(h', c')``.
+
+    >>> import nnkit
+    >>> h, c = LSTMCell(3, 5)(nnkit.randn(2, 3))
+    >>> h.shape, c.shape
+    ((2, 5), (2, 5))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
+        return self._step(input, hx, lstm=True)
+
+
+class GRUCell(RNNCellBase):
+    """One step of :class:`GRU`.
+
+    >>> import nnkit
+    >>> GRUCell(3, 5)(nnkit.randn(3)).shape
+    (5,)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._step(input, hx, lstm=False)

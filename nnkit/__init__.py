@@ -51,7 +51,8 @@ from .tensor import (Tensor, arange, as_tensor, empty, empty_like, eye, from_num
                      linspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                      randperm, tensor, zeros, zeros_like)
 from . import gradcheck as _gradcheck_module  # noqa: E402
-from . import data, grading, plot  # noqa: E402,F401
+from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
+from .io import load, save  # noqa: E402
 
 gradcheck = _gradcheck_module.gradcheck
 clip = clamp

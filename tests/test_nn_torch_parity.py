@@ -85,6 +85,7 @@ LAYERS = {
                               [(4, 3, 5)]),
     "BatchNorm1d no affine": (lambda: nn.BatchNorm1d(3, affine=False), lambda: tnn.BatchNorm1d(3, affine=False),
                               [(6, 3)]),
+    "BatchNorm1d no bias": (lambda: nn.BatchNorm1d(3, bias=False), lambda: tnn.BatchNorm1d(3, bias=False), [(6, 3)]),
     "BatchNorm1d no stats": (lambda: nn.BatchNorm1d(3, track_running_stats=False),
                              lambda: tnn.BatchNorm1d(3, track_running_stats=False), [(6, 3)]),
     "LayerNorm": (lambda: nn.LayerNorm(5), lambda: tnn.LayerNorm(5), [(2, 4, 5)]),
@@ -144,6 +145,8 @@ def loss_inputs(rng, kind):
         return logits, np.array([0, 3, -100, 1, 2, 3])
     if kind == "indices 4-d":
         return rng.standard_normal((2, 4, 3, 2)).astype(np.float32), rng.integers(0, 4, (2, 3, 2))
+    if kind == "unbatched":
+        return logits[0], np.array(2)
     if kind == "probabilities":
         return logits, rng.dirichlet(np.ones(4), 6).astype(np.float32)
     if kind == "log-probabilities":
@@ -167,6 +170,7 @@ LOSSES = [
     ("cross_entropy", {"weight": WEIGHT, "label_smoothing": 0.2}, "indices"),
     ("cross_entropy", {"label_smoothing": 0.1, "ignore_index": 3}, "indices"),
     ("cross_entropy", {"weight": WEIGHT, "label_smoothing": 0.3}, "indices 4-d"),
+    ("cross_entropy", {"label_smoothing": 0.2}, "unbatched"),
     ("cross_entropy", {}, "probabilities"),
     ("cross_entropy", {"weight": WEIGHT, "label_smoothing": 0.25}, "probabilities"),
     ("nll_loss", {}, "log-probabilities"),

@@ -59,13 +59,21 @@ def _once_differentiable(name: str) -> None:
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
+def _promote_types(a: numpy.dtype, b: numpy.dtype) -> numpy.dtype:
+    """PyTorch's promotion of two tensor dtypes: a higher kind wins as it is (int64 with
+    float32 gives float32, where NumPy would give float64)."""
+    ka, kb = _KIND_RANK[a.kind], _KIND_RANK[b.kind]
+    if ka != kb:
+        return a if ka > kb else b
+    return numpy.promote_types(a, b)
+
+
 def _result_dtype(a, b) -> numpy.dtype:
     """PyTorch's type promotion for two operands (Tensors or Python scalars)."""
     a_t, b_t = isinstance(a, Tensor), isinstance(b, Tensor)
     if a_t and b_t:
-        ka, kb = _KIND_RANK[a.dtype.kind], _KIND_RANK[b.dtype.kind]
-        if ka != kb:
-            return a.dtype if ka > kb else b.dtype
+        if _KIND_RANK[a.dtype.kind] != _KIND_RANK[b.dtype.kind]:
+            return _promote_types(a.dtype, b.dtype)
         if (a.ndim == 0) != (b.ndim == 0):  # a 0-d tensor acts like a scalar within its kind
             return b.dtype if a.ndim == 0 else a.dtype
         return numpy.promote_types(a.dtype, b.dtype)
@@ -787,7 +795,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise ValueError("cat: expected a non-empty list of tensors")
     dtype = tensors[0].dtype
     for t in tensors[1:]:
-        dtype = numpy.promote_types(dtype, t.dtype)
+        dtype = _promote_types(dtype, t.dtype)
     tensors = [t if t.dtype == dtype else to(t, dtype) for t in tensors]
     d = _dim(dim, tensors[0].ndim, "cat")
     try:

@@ -608,7 +608,8 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     dims = _dims(dim, a.ndim, "logsumexp")
     m = a.array.max(axis=dims, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
-    out = xp.log(xp.exp(a.array - m).sum(axis=dims, keepdims=True)) + m
+    with numpy.errstate(divide="ignore"):  # log 0 = -inf is the right answer for all -inf rows
+        out = xp.log(xp.exp(a.array - m).sum(axis=dims, keepdims=True)) + m
     result = out if keepdim else out.reshape(_reduced_shape(a.shape, dims))
 
     def backward(g):

@@ -13,12 +13,12 @@ from .flatten import Flatten, Unflatten
 from .linear import Bilinear, Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .normalization import BatchNorm1d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .summary import summary
 
 __all__ = ["functional", "init", "utils", "summary", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU",
-           "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax", "PReLU", "Dropout", "BatchNorm1d",
+           "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax", "PReLU", "Dropout", "BatchNorm1d", "BatchNorm2d",
            "LayerNorm", "Embedding", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "CrossEntropyLoss",
            "BCELoss", "BCEWithLogitsLoss"]
 

@@ -57,8 +57,17 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    _input_dims: tuple = ()  # the input ranks a subclass accepts
+
     def _check_input_dim(self, input: Tensor) -> None:
-        raise NotImplementedError
+        name = type(self).__name__
+        if input.ndim not in self._input_dims:
+            ranks = " or ".join(f"{d}D" for d in self._input_dims)
+            raise ValueError(f"{name}: expected {ranks} input (got {input.ndim}D input of shape "
+                             f"{tuple(input.shape)})")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected {self.num_features} channels (dim 1), got input of shape "
+                             f"{tuple(input.shape)}")
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
@@ -92,13 +101,21 @@ class BatchNorm1d(_BatchNorm):
     True
     """
 
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input.ndim}D input of shape "
-                             f"{tuple(input.shape)})")
-        if input.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: expected {self.num_features} channels (dim 1), got input of shape "
-                             f"{tuple(input.shape)}")
+    _input_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) images, per channel C: the statistics are
+    taken over the batch and both spatial dims, as in PyTorch.
+
+    >>> import nnkit
+    >>> bn = BatchNorm2d(3)
+    >>> y = bn(nnkit.randn(8, 3, 4, 4) * 5 + 2)
+    >>> bool(y.mean((0, 2, 3)).abs().max() < 1e-5)
+    True
+    """
+
+    _input_dims = (4,)
 
 
 class LayerNorm(Module):

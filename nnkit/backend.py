@@ -165,6 +165,26 @@ def to_module(array, xp: ModuleType):
     return xp.asarray(array)
 
 
+_special: dict = {}
+
+
+def special_functions(xp: ModuleType):
+    """``scipy.special`` (or ``cupyx.scipy.special``) where installed, else None.
+
+    Optional: nnkit needs only NumPy, but SciPy's erf is exact and fast.
+    """
+    if xp not in _special:
+        try:
+            if xp is numpy:
+                import scipy.special as special
+            else:
+                import cupyx.scipy.special as special
+        except ImportError:
+            special = None
+        _special[xp] = special
+    return _special[xp]
+
+
 def scatter_add(xp: ModuleType, target, index, values) -> None:
     """``target[index] += values`` where repeated indices accumulate (unbuffered)."""
     if xp is numpy:

@@ -386,15 +386,18 @@ def erf(a: Tensor) -> Tensor:
 
 
 def _erf_array(x):
-    """erf to within 1.2e-7 (Numerical Recipes' erfc, Chebyshev fit): NumPy has no erf."""
+    """erf of an array. NumPy has none: SciPy's (or CuPy's) when installed, else
+    Numerical Recipes' Chebyshev fit of erfc (within 1.2e-7), in x's own dtype."""
+    special = backend.special_functions(backend.xp_of(x))
+    if special is not None:
+        return special.erf(x)
     xp = backend.xp_of(x)
-    z = xp.abs(x).astype(numpy.float64)
+    z = xp.abs(x)
     t = 1 / (1 + 0.5 * z)
     poly = (-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
         -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
             -0.82215223 + t * 0.17087277)))))))))
-    erfc = t * xp.exp(poly)
-    return (xp.sign(x) * (1 - erfc)).astype(x.dtype, copy=False)
+    return (xp.sign(x) * (1 - t * xp.exp(poly))).astype(x.dtype, copy=False)
 
 
 def _float(a: Tensor) -> Tensor:

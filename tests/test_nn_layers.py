@@ -356,3 +356,20 @@ def test_functional_forms_gradcheck(rng):
     weight = t64(rng, 2, 3, 3)
     assert gradcheck(lambda a, b, c: F.bilinear(a, b, c), [x, y, weight]).ok
     assert gradcheck(lambda a: F.prelu(a, nnkit.tensor([0.1], dtype=nnkit.float64)), [x]).ok
+
+
+def test_batchnorm2d_normalises_per_channel_over_batch_and_space():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((6, 3, 4, 5)) * [[[[2.0]], [[5.0]], [[0.5]]]] + 3).astype(np.float32)
+    bn = nnkit.nn.BatchNorm2d(3)
+    y = bn(nnkit.tensor(x)).detach().numpy()
+    mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+    expected = (x - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    n = x.size // 3  # the running variance uses the unbiased batch variance
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * var * n / (n - 1), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected 4D input"):
+        bn(nnkit.randn(6, 3))
+    with pytest.raises(ValueError, match=r"expected 3 channels"):
+        bn(nnkit.randn(2, 4, 3, 3))

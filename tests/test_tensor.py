@@ -325,6 +325,21 @@ def test_grad_function_and_cuda_namespace():
     assert callable(nnkit.autograd.grad) and callable(nnkit.cuda.is_available)
 
 
+# --- comparisons and logic --------------------------------------------------------------------
+
+def test_comparisons_give_bool_tensors_with_broadcasting():
+    x = nnkit.tensor([[1.0, 2.0, 3.0]])
+    col = nnkit.tensor([[2.0], [3.0]])
+    assert (x > col).tolist() == [[False, False, True], [False, False, False]]
+    assert (x <= 2).tolist() == [[True, True, False]] and (2 < x).tolist() == [[False, False, True]]
+    assert (x == col).tolist() == [[False, True, False], [False, False, True]]
+    assert (x != 2.0).dtype == nnkit.bool and (x >= nnkit.tensor(3.0)).tolist() == [[False, False, True]]
+    assert x.eq(x).all().item() and x.lt(2).tolist() == [[True, False, False]]
+    a, b = nnkit.tensor([True, True, False]), nnkit.tensor([True, False, False])
+    assert (a & b).tolist() == [True, False, False] and (a | b).tolist() == [True, True, False]
+    assert (a ^ b).tolist() == [False, True, False] and (~a).tolist() == [False, False, True]
+
+
 # --- values of the reductions and their PyTorch conventions ------------------------------------
 
 def test_max_and_min_along_a_dim_return_values_and_indices():

@@ -225,12 +225,10 @@ class RandomCrop(Transform):
             raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the (padded) image "
                              f"size {(h, w)}")
         rng = self._rng()
-        top = rng.integers(0, h - th + 1, n)
-        left = rng.integers(0, w - tw + 1, n)
-        rows = (top[:, None] + np.arange(th))[:, :, None]
-        cols = (left[:, None] + np.arange(tw))[:, None, :]
-        # Advanced indices around the channel slice put their dims first: (N, th, tw, C).
-        return np.moveaxis(x[np.arange(n)[:, None, None], :, rows, cols], -1, 1)
+        top, left = rng.integers(0, h - th + 1, n), rng.integers(0, w - tw + 1, n)
+        # Every window as a view (N, C, h - th + 1, w - tw + 1, th, tw); pick one per image.
+        windows = np.lib.stride_tricks.sliding_window_view(x, (th, tw), axis=(2, 3))
+        return windows[np.arange(n), :, top, left]
 
 
 class _RandomFlip(Transform):
@@ -293,33 +291,35 @@ def _affine(x: np.ndarray, angle: np.ndarray, tx: np.ndarray, ty: np.ndarray, sc
     """
     n, c, h, w = x.shape
     cx, cy = ((w - 1) / 2, (h - 1) / 2) if center is None else (center[0] - 0.5, center[1] - 0.5)
-    theta = np.deg2rad(angle)[:, None, None]
-    cos, sin, s = np.cos(theta), np.sin(theta), scale[:, None, None]
+    theta = np.deg2rad(angle)
+    cos, sin = (np.cos(theta) / scale)[:, None, None], (np.sin(theta) / scale)[:, None, None]
     px = np.arange(w)[None, None, :] - cx - tx[:, None, None]
     py = np.arange(h)[None, :, None] - cy - ty[:, None, None]
-    src_x = (cos * px - sin * py) / s + cx  # (N, H, W): where each output pixel reads
-    src_y = (sin * px + cos * py) / s + cy
-    image = np.arange(n)[:, None, None]
+    src_x, src_y = cos * px - sin * py + cx, sin * px + cos * py + cy  # (N, H, W): where each pixel reads
+    # Reads go through a one-pixel border (fill for nearest, zero for bilinear) around every image, and
+    # positions outside are clipped onto it: no masks, and one flat `take` per read.
+    border = fill if mode == "nearest" else 0
+    pixels = np.moveaxis(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=border), 1, -1).reshape(-1, c)
+    first = (np.arange(n) * (h + 2) * (w + 2))[:, None, None]
 
     def read(xi, yi):
-        """The input at integer positions (N, H, W) as (N, H, W, C), zero outside; and where it was inside."""
-        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        values = x[image, :, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
-        return np.where(inside[..., None], values, 0), inside
+        """The pixels at integer positions (N, H, W), as (N, H, W, C)."""
+        return np.take(pixels, first + (np.clip(yi, -1, h) + 1) * (w + 2) + np.clip(xi, -1, w) + 1, axis=0)
 
     if mode == "nearest":
-        values, inside = read(np.rint(src_x).astype(np.int64), np.rint(src_y).astype(np.int64))
-        out = np.where(inside[..., None], values, fill)
+        out = read(np.rint(src_x).astype(np.int64), np.rint(src_y).astype(np.int64))
     else:
         x0, y0 = np.floor(src_x), np.floor(src_y)
+        fx, fy = src_x - x0, src_y - y0
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
         out, covered = 0.0, 0.0
-        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            weight = (1 - np.abs(src_x - x0 - dx)) * (1 - np.abs(src_y - y0 - dy))
-            values, inside = read((x0 + dx).astype(np.int64), (y0 + dy).astype(np.int64))
-            out = out + weight[..., None] * values
-            covered = covered + weight * inside
+        for xi, yi, weight in ((x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
+                               (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)):
+            out = out + weight[..., None] * read(xi, yi)
+            if fill:
+                covered = covered + weight * ((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h))
         # A border pixel that reads partly outside blends towards fill by that part.
-        out = out + (1 - covered[..., None]) * fill
+        out = out + (1 - np.asarray(covered)[..., None]) * fill if fill else out
     out = np.moveaxis(out, -1, 1)
     if x.dtype.kind != "f":
         out = np.rint(out)

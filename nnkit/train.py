@@ -56,6 +56,8 @@ class EarlyStopping:
 
     def __init__(self, patience: int = 5, monitor: str = "val_loss", mode: str | None = None,
                  min_delta: float = 0.0, restore_best_weights: bool = True):
+        if not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be a non-negative integer, got {patience!r}")
         if mode not in (None, "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
         self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
@@ -182,7 +184,7 @@ def fit(model, train_loader, optimizer, loss_fn: Callable, epochs: int, val_load
                             refresh=False)
         if display is not None:
             display(history)
-        if early_stopping and waited >= early_stopping.patience:
+        if early_stopping and waited and waited >= early_stopping.patience:
             break
     if bar is not None:
         bar.close()

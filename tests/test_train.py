@@ -83,11 +83,26 @@ def test_early_stopping_stops_and_restores_the_best_weights():
         np.testing.assert_array_equal(params(model)[name], value)
 
 
+def test_patience_zero_stops_at_the_first_epoch_without_improvement():
+    train = DataLoader(blobs(200, 0), batch_size=50)
+    model = linear_model()
+    history = fit(model, train, optim.SGD(model.parameters(), lr=0.5), nn.CrossEntropyLoss(), epochs=4,
+                  val_loader=DataLoader(blobs(200, 0, flip=True), batch_size=200),
+                  early_stopping=EarlyStopping(patience=0), progress=False)
+    assert len(history["val_loss"]) == 2
+    model = linear_model()
+    history = fit(model, train, optim.SGD(model.parameters(), lr=0.5), nn.CrossEntropyLoss(), epochs=4,
+                  val_loader=train, early_stopping=EarlyStopping(patience=0), progress=False)
+    assert len(history["val_loss"]) == 4 and history.best_epoch == 3  # improving every epoch: never stopped
+
+
 def test_early_stopping_can_keep_the_last_weights_and_watch_a_metric_to_maximise():
     train, val = DataLoader(blobs(200, 0), batch_size=50), DataLoader(blobs(200, 0, flip=True), batch_size=200)
     model = linear_model()
     stop = EarlyStopping(patience=1, monitor="val_acc", restore_best_weights=False)
     assert stop.mode == "max" and EarlyStopping().mode == "min"
+    assert EarlyStopping(min_delta=0.1).improves(0.85, 1.0) and not EarlyStopping(min_delta=0.1).improves(0.95, 1.0)
+    assert stop.improves(0.9, 0.8) and not stop.improves(0.8, 0.8) and stop.improves(0.1, None)
     history = fit(model, train, optim.SGD(model.parameters(), lr=0.5), nn.CrossEntropyLoss(), epochs=30,
                   val_loader=val, metrics={"acc": accuracy}, early_stopping=stop, progress=False)
     stopped = len(history["val_acc"])
@@ -208,6 +223,8 @@ def test_fit_names_bad_arguments():
     triples = [(nnkit.zeros(2, 2), nnkit.zeros(2).long(), 0)]
     with pytest.raises(ValueError, match="pair \\(inputs, targets\\), got tuple of length 3"):
         fit(model, triples, opt, nn.CrossEntropyLoss(), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="patience must be a non-negative integer"):
+        EarlyStopping(patience=-1)
     with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
         EarlyStopping(mode="up")
 

@@ -82,6 +82,20 @@ def test_an_importable_cupy_without_a_gpu_counts_as_no_gpu(fake_cupy):
         nnkit.zeros(2, device="cuda")
 
 
+@pytest.mark.parametrize("op", ["add", "mul", "matmul", "maximum"])
+def test_tensors_on_two_devices_cannot_be_combined(monkeypatch, op):
+    class GpuArray:
+        """Stands in for cupy.ndarray: a tensor holding one is on 'cuda'."""
+        dtype, shape, ndim = np.dtype(np.float32), (2, 2), 2
+    fake = types.ModuleType("cupy")
+    fake.ndarray = GpuArray
+    monkeypatch.setattr(backend, "_cupy", fake)
+    on_gpu = nnkit.Tensor._wrap(GpuArray())
+    assert on_gpu.device == "cuda"
+    with pytest.raises(RuntimeError, match=f"{op}: expected both tensors on the same device, got cpu and cuda"):
+        getattr(nnkit.ops, op)(nnkit.ones(2, 2), on_gpu)
+
+
 @pytest.mark.skipif(nnkit.cuda.is_available(), reason="needs a machine without a GPU")
 @pytest.mark.parametrize("move", [lambda: nnkit.ones(2).to("cuda"), lambda: nnkit.ones(2).cuda(),
                                   lambda: nnkit.zeros(2, device="cuda"), lambda: nnkit.tensor([1.0], device="cuda"),

@@ -6,6 +6,17 @@ epoch, computes metrics, validates, steps a scheduler, stops early, shows a
 progress bar (tqdm, a widget in Jupyter) and, if asked, a live plot. It returns
 a :class:`History` of per-epoch values. The loss function is assumed to
 average over its batch (``reduction='mean'``, the default).
+
+>>> from nnkit import nn, optim
+>>> from nnkit.data import DataLoader, TensorDataset, make_moons
+>>> from nnkit.metrics import accuracy
+>>> X, y = make_moons(200)
+>>> model = nn.Linear(2, 2)
+>>> loader = DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True)
+>>> history = fit(model, loader, optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), epochs=3,
+...               metrics={"acc": accuracy}, progress=False)
+>>> list(history), len(history["train_loss"])
+(['train_loss', 'train_acc', 'lr'], 3)
 """
 
 from __future__ import annotations
@@ -124,8 +135,10 @@ def fit(model, train_loader, optimizer, loss_fn: Callable, epochs: int, val_load
     ``metrics`` (e.g. ``{'acc': nnkit.metrics.accuracy}``), then ``val_loss``
     and ``val_<name>`` on ``val_loader`` if given, and the learning rate
     ``lr`` it used. ``scheduler.step()`` runs after every epoch
-    (``ReduceLROnPlateau`` gets the monitored value). ``early_stopping`` (an
-    :class:`EarlyStopping`) ends training when its value stops improving.
+    (``ReduceLROnPlateau`` gets the monitored value; build a per-batch
+    schedule such as ``OneCycleLR`` with ``total_steps=epochs``).
+    ``early_stopping`` (an :class:`EarlyStopping`) ends training when its
+    value stops improving.
     Batches are moved to ``device`` (default: where the model's parameters
     are). ``progress`` shows a tqdm bar; ``live_plot`` redraws the curves after
     every epoch when running in Jupyter.

@@ -1,5 +1,6 @@
 """nnkit.train: fit and evaluate, the History they keep, early stopping, schedulers, the bar and the live plot."""
 
+import doctest
 import subprocess
 import sys
 
@@ -234,3 +235,10 @@ def test_importing_the_training_tools_loads_no_plotting_progress_or_sklearn_modu
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'tqdm', 'IPython', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_docstring_example_runs():
+    import nnkit.train
+
+    result = doctest.testmod(nnkit.train, verbose=False)
+    assert result.attempted > 0 and result.failed == 0

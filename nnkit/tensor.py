@@ -259,20 +259,22 @@ class Tensor:
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> "Tensor":
         return self._set("normal_", _random_array(lambda r: r.normal(mean, std, self.shape), self, generator))
 
-    def add_(self, other, alpha: float = 1.0) -> "Tensor":
+    def _combine_(self, op: str, other, fn) -> "Tensor":
+        """``self = fn(self, other)`` in place, keeping self's dtype."""
         other = other.array if isinstance(other, Tensor) else other
-        return self._set("add_", (self.array + alpha * other).astype(self.dtype, copy=False))
+        return self._set(op, fn(self.array, other).astype(self.dtype, copy=False))
+
+    def add_(self, other, alpha: float = 1.0) -> "Tensor":
+        return self._combine_("add_", other, lambda a, b: a + alpha * b)
 
     def sub_(self, other, alpha: float = 1.0) -> "Tensor":
-        return self.add_(other, -alpha)
+        return self._combine_("sub_", other, lambda a, b: a - alpha * b)
 
     def mul_(self, other) -> "Tensor":
-        other = other.array if isinstance(other, Tensor) else other
-        return self._set("mul_", (self.array * other).astype(self.dtype, copy=False))
+        return self._combine_("mul_", other, lambda a, b: a * b)
 
     def div_(self, other) -> "Tensor":
-        other = other.array if isinstance(other, Tensor) else other
-        return self._set("div_", (self.array / other).astype(self.dtype, copy=False))
+        return self._combine_("div_", other, lambda a, b: a / b)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
         return self._set("clamp_", self._xp.clip(self.array, min, max).astype(self.dtype, copy=False))

@@ -1017,26 +1017,33 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------
 
 
-def to(a: Tensor, *args, **kwargs) -> Tensor:
-    """Cast and/or move: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``.
-
-    The gradient goes back to the original dtype and device.
-    """
-    dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
+def to_arguments(args: tuple, kwargs: dict) -> tuple:
+    """``to``'s arguments, in any of PyTorch's forms, as (device or None, dtype or None)."""
+    kwargs = dict(kwargs)
+    dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None), kwargs.pop("copy", None)
     if kwargs:
         raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
     for arg in args:
         if isinstance(arg, Tensor):
-            dtype, dev = arg.dtype, arg.device
+            dev, dtype = arg.device, arg.dtype
         elif isinstance(arg, (str, backend.device)):
             dev = arg
         else:
-            dtype = numpy.dtype(arg)
+            dtype = arg
+    return dev, (None if dtype is None else numpy.dtype(dtype))
+
+
+def to(a: Tensor, *args, **kwargs) -> Tensor:
+    """Cast and/or move: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``.
+
+    The gradient goes back to the original dtype and device.
+    """
+    dev, dtype = to_arguments(args, kwargs)
     xp = backend.module_for(dev) if dev is not None else a._xp
     src_dtype, src_xp = a.dtype, a._xp
     out = backend.to_module(a.array, xp)
-    if dtype is not None and numpy.dtype(dtype) != out.dtype:
+    if dtype is not None and dtype != out.dtype:
         out = out.astype(dtype)
     if out is a.array:
         return a

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy
 
-from .. import backend
+from .. import backend, ops
 from ..autograd import no_grad
 from ..tensor import Tensor, empty
 
@@ -83,22 +83,10 @@ def _array_for(value, target: Tensor):
 
 
 def _parse_to(args, kwargs) -> tuple:
-    """``to``'s arguments as (device or None, dtype or None), accepted as ``Tensor.to`` accepts them."""
-    dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if kwargs:
-        raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
-    for arg in args:
-        if isinstance(arg, Tensor):
-            dev, dtype = arg.device, arg.dtype
-        elif isinstance(arg, (str, backend.device)):
-            dev = arg
-        else:
-            dtype = arg
-    if dtype is not None:
-        dtype = numpy.dtype(dtype)
-        if dtype.kind not in "fc":
-            raise TypeError(f"Module.to: only floating-point dtypes are accepted, got {dtype}")
+    """``to``'s arguments as (device or None, dtype or None); a module takes float dtypes only."""
+    dev, dtype = ops.to_arguments(args, kwargs)
+    if dtype is not None and dtype.kind not in "fc":
+        raise TypeError(f"Module.to: only floating-point dtypes are accepted, got {dtype}")
     return (None if dev is None else backend.device(dev)), dtype
 
 

@@ -18,9 +18,12 @@ the same computation written from primitives would be many times larger and
 slower. Their backward is therefore once differentiable (``create_graph=True``
 through them raises).
 
-The arrays are laid out channel-major, ``(C, N, H, W)``, inside the op: the
-window copy then reads whole rows, and the product's result is already the
-output (returned as an ``(N, C, H, W)`` view of that memory).
+Inside the op the arrays are laid out ``(C, H, W, N)``, the batch innermost: the
+window copy and the strided adds of col2im then move runs of ``W·N`` contiguous
+values instead of rows of ``W``, which is several times faster for small images.
+The product's result is already the output in that layout, returned as an
+``(N, C, H, W)`` view: the next layer (ReLU, pooling, the next convolution) reads
+it as fast, and a convolution given such a view makes no extra copy of it.
 """
 
 from __future__ import annotations
@@ -73,25 +76,33 @@ def _offsets(kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple):
 
 
 def _im2col(a, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple, groups: int):
-    """The windows of a padded (N, C, Hp, Wp) array as a (groups, C/groups·kh·kw, N·Ho·Wo) matrix.
+    """The windows of a padded (C, Hp, Wp, N) array as a (groups, C/groups·kh·kw, Ho·Wo·N) matrix.
 
     The strided view costs nothing; the reshape makes the one copy."""
-    n, c = a.shape[:2]
-    sn, sc, sh, sw = a.strides
-    view_shape = (c, kernel[0], kernel[1], n, out_hw[0], out_hw[1])
-    view_strides = (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0], sw * stride[1])
-    xp = backend.xp_of(a)
-    windows = xp.lib.stride_tricks.as_strided(a, view_shape, view_strides, writeable=False)
-    return windows.reshape(groups, -1, n * out_hw[0] * out_hw[1])
+    c, n = a.shape[0], a.shape[3]
+    sc, sh, sw, sn = a.strides
+    view_shape = (c, kernel[0], kernel[1], out_hw[0], out_hw[1], n)
+    view_strides = (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn)
+    windows = backend.xp_of(a).lib.stride_tricks.as_strided(a, view_shape, view_strides, writeable=False)
+    return windows.reshape(groups, -1, out_hw[0] * out_hw[1] * n)
 
 
 def _col2im(cols, padded_hw: tuple, kernel: tuple, stride: tuple, dilation: tuple):
-    """The adjoint of im2col: add each window column of ``cols`` (C, kh, kw, N, Ho, Wo) back onto
-    the pixels it came from, giving a (C, N, Hp, Wp) array (one strided add per kernel offset)."""
-    c, kh, kw, n, ho, wo = cols.shape
-    out = backend.xp_of(cols).zeros((c, n) + tuple(padded_hw), dtype=cols.dtype)
+    """The adjoint of im2col: add each window column of ``cols`` (C, kh, kw, Ho, Wo, N) back onto
+    the pixels it came from, giving a (C, Hp, Wp, N) array (one strided add per kernel offset)."""
+    c, kh, kw, ho, wo, n = cols.shape
+    out = backend.xp_of(cols).zeros((c,) + tuple(padded_hw) + (n,), dtype=cols.dtype)
     for i, j, (rows, columns) in _offsets(kernel, stride, dilation, (ho, wo)):
-        out[:, :, rows, columns] += cols[:, i, j]
+        out[:, rows, columns] += cols[:, i, j]
+    return out
+
+
+def _batch_last(a, pads: tuple):
+    """An (N, C, H, W) array as a new (C, H + top + bottom, W + left + right, N) array, zero-padded."""
+    n, c, h, w = a.shape
+    (top, bottom), (left, right) = pads
+    out = backend.xp_of(a).zeros((c, h + top + bottom, w + left + right, n), dtype=a.dtype)
+    out[:, top:top + h, left:left + w] = a.transpose(1, 2, 3, 0)
     return out
 
 
@@ -149,13 +160,6 @@ def _padding(padding, kernel: tuple, stride: tuple, dilation: tuple, op: str) ->
     return (ph, ph), (pw, pw)
 
 
-def _pad(a, pads: tuple, value: float = 0.0):
-    """``a`` (..., H, W) padded with ``value`` by ((top, bottom), (left, right)); no copy when no padding."""
-    if not any(pads[0] + pads[1]):
-        return a
-    return backend.xp_of(a).pad(a, ((0, 0),) * (a.ndim - 2) + tuple(pads), constant_values=value)
-
-
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrPair = 1,
            padding: IntOrPair | str = 0, dilation: IntOrPair = 1, groups: int = 1) -> Tensor:
     """2-d cross-correlation (what deep learning calls convolution) of an (N, C, H, W) input
@@ -179,30 +183,29 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     if min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"conv2d: stride {stride} and dilation {dilation} must be positive")
     pads = _padding(padding, kernel, stride, dilation, "conv2d")
-    a = _pad(x.array, pads)
-    padded_hw = a.shape[2:]
+    padded_hw = tuple(n + before + after for n, (before, after) in zip(x.shape[2:], pads))
     reach = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if reach[0] > padded_hw[0] or reach[1] > padded_hw[1]:
         raise RuntimeError(f"conv2d: the kernel {kernel} (spanning {reach} with dilation {dilation}) is larger "
-                           f"than the padded input {tuple(padded_hw)} (input shape {tuple(x.shape)})")
+                           f"than the padded input {padded_hw} (input shape {tuple(x.shape)})")
     out_hw = tuple((p - r) // s + 1 for p, r, s in zip(padded_hw, reach, stride))
     n, out_channels = x.shape[0], weight.shape[0]
 
-    cols = _im2col(a, kernel, stride, dilation, out_hw, groups)            # (G, C/G·kh·kw, N·Ho·Wo)
+    cols = _im2col(_batch_last(x.array, pads), kernel, stride, dilation, out_hw, groups)  # (G, C/G·kh·kw, Ho·Wo·N)
     w = weight.array.reshape(groups, out_channels // groups, -1)            # (G, O/G, C/G·kh·kw)
-    out = (w @ cols).reshape((out_channels, n) + out_hw)                    # (O, N, Ho, Wo)
+    out = (w @ cols).reshape((out_channels,) + out_hw + (n,))               # (O, Ho, Wo, N)
     if bias is not None:
         out += bias.array[:, None, None, None]
 
     def backward(g):
         _once_differentiable("conv2d")
-        gm = g.array.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, -1)  # (G, O/G, N·Ho·Wo)
+        gm = g.array.transpose(1, 2, 3, 0).reshape(groups, out_channels // groups, -1)  # (G, O/G, Ho·Wo·N)
         gx = gw = gb = None
         if x.requires_grad:
-            dcols = (w.transpose(0, 2, 1) @ gm).reshape((x.shape[1],) + kernel + (n,) + out_hw)
+            dcols = (w.transpose(0, 2, 1) @ gm).reshape((x.shape[1],) + kernel + out_hw + (n,))
             da = _col2im(dcols, padded_hw, kernel, stride, dilation)
             (top, _), (left, _) = pads
-            gx = Tensor._wrap(da[:, :, top:top + x.shape[2], left:left + x.shape[3]].transpose(1, 0, 2, 3))
+            gx = Tensor._wrap(da[:, top:top + x.shape[2], left:left + x.shape[3]].transpose(3, 0, 1, 2))
         if weight.requires_grad:
             gw = Tensor._wrap((gm @ cols.transpose(0, 2, 1)).reshape(weight.shape))
         if bias is not None and bias.requires_grad:
@@ -210,7 +213,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
         return (gx, gw, gb) if bias is not None else (gx, gw)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    result = _make(out.transpose(1, 0, 2, 3), parents, backward, "Conv2d")
+    result = _make(out.transpose(3, 0, 1, 2), parents, backward, "Conv2d")
     return ops.squeeze(result, 0) if unbatched else result
 
 
@@ -250,22 +253,22 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     out_channels = weight.shape[1] * groups
     in_per_group = x.shape[1] // groups
 
-    xm = x.array.transpose(1, 0, 2, 3).reshape(groups, in_per_group, -1)   # (G, C_in/G, N·H·W)
+    xm = x.array.transpose(1, 2, 3, 0).reshape(groups, in_per_group, -1)   # (G, C_in/G, H·W·N)
     w = weight.array.reshape(groups, in_per_group, -1)                      # (G, C_in/G, C_out/G·kh·kw)
-    cols = (w.transpose(0, 2, 1) @ xm).reshape((out_channels,) + kernel + (n,) + in_hw)
+    cols = (w.transpose(0, 2, 1) @ xm).reshape((out_channels,) + kernel + in_hw + (n,))
     # Scatter into the full extent, plus output_padding rows and columns that no input reaches.
     full = _col2im(cols, tuple(f + e for f, e in zip(full_hw, extra)), kernel, stride, dilation)
-    out = full[:, :, pad[0]:pad[0] + out_hw[0], pad[1]:pad[1] + out_hw[1]]
+    out = full[:, pad[0]:pad[0] + out_hw[0], pad[1]:pad[1] + out_hw[1]]   # (C_out, Ho, Wo, N)
     if bias is not None:
         out += bias.array[:, None, None, None]
     pads = ((pad[0], pad[0]), (pad[1], pad[1]))
 
     def backward(g):
         _once_differentiable(op)
-        gcols = _im2col(_pad(g.array, pads), kernel, stride, dilation, in_hw, groups)  # (G, C_out/G·kh·kw, N·H·W)
+        gcols = _im2col(_batch_last(g.array, pads), kernel, stride, dilation, in_hw, groups)  # (G, ., H·W·N)
         gx = gw = gb = None
         if x.requires_grad:
-            gx = Tensor._wrap((w @ gcols).reshape((x.shape[1], n) + in_hw).transpose(1, 0, 2, 3))
+            gx = Tensor._wrap((w @ gcols).reshape((x.shape[1],) + in_hw + (n,)).transpose(3, 0, 1, 2))
         if weight.requires_grad:
             gw = Tensor._wrap((xm @ gcols.transpose(0, 2, 1)).reshape(weight.shape))
         if bias is not None and bias.requires_grad:
@@ -273,7 +276,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         return (gx, gw, gb) if bias is not None else (gx, gw)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    result = _make(out.transpose(1, 0, 2, 3), parents, backward, "ConvTranspose2d")
+    result = _make(out.transpose(3, 0, 1, 2), parents, backward, "ConvTranspose2d")
     return ops.squeeze(result, 0) if unbatched else result
 
 

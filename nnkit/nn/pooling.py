@@ -19,7 +19,7 @@ from typing import Sequence
 from .. import backend, ops
 from ..ops import _make, _once_differentiable
 from ..tensor import Tensor
-from .conv import _offsets, _pad, _pair
+from .conv import _offsets, _pair
 from .module import Module
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
@@ -68,10 +68,17 @@ def _geometry(input: Tensor, kernel_size, stride, padding, dilation, ceil_mode: 
     return kernel, stride, dilation, out_hw, pads
 
 
-def _scatter(parts, like, padded_shape: tuple, pads: tuple, in_hw: tuple, kernel, stride, dilation, out_hw):
+def _pad(a, pads: tuple, value: float = 0.0):
+    """``a`` (..., H, W) padded with ``value`` by ((top, bottom), (left, right)); no copy when no padding."""
+    if not any(pads[0] + pads[1]):
+        return a
+    return backend.xp_of(a).pad(a, ((0, 0),) * (a.ndim - 2) + tuple(pads), constant_values=value)
+
+
+def _scatter(parts, padded, pads: tuple, in_hw: tuple, kernel, stride, dilation, out_hw):
     """Add ``parts(q)`` onto the padded input's pixels that kernel offset ``q`` read, then cut the
     padding away: the backward that both poolings share."""
-    da = backend.xp_of(like).zeros(padded_shape, dtype=like.dtype)
+    da = backend.xp_of(padded).zeros_like(padded)  # in the input's memory layout
     for q, (_, _, (rows, cols)) in enumerate(_offsets(kernel, stride, dilation, out_hw)):
         da[..., rows, cols] += parts(q)
     (top, _), (left, _) = pads
@@ -95,8 +102,8 @@ def max_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     xp = input._xp
     a = _pad(input.array, pads, float("-inf"))
     offsets = list(_offsets(kernel, stride, dilation, out_hw))
-    best = a[(..., *offsets[0][2])].copy()
-    arg = xp.zeros(best.shape, dtype="int8" if len(offsets) < 128 else "int32")  # offset of each window's max
+    best = a[(..., *offsets[0][2])].copy(order="K")  # keep the input's memory layout
+    arg = xp.zeros_like(best, dtype="int8" if len(offsets) < 128 else "int32")  # offset of each window's max
     for q, (_, _, (rows, cols)) in enumerate(offsets[1:], start=1):
         v = a[..., rows, cols]
         take = (v > best) | (v != v)  # strictly greater: ties keep the first; NaN always wins
@@ -106,7 +113,7 @@ def max_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     def backward(g):
         _once_differentiable("max_pool2d")
         ga = g.array
-        return (_scatter(lambda q: ga * (arg == q), ga, a.shape, pads, input.shape[-2:], kernel, stride, dilation,
+        return (_scatter(lambda q: ga * (arg == q), a, pads, input.shape[-2:], kernel, stride, dilation,
                          out_hw),)
     out = _make(best, (input,), backward, "MaxPool2d")
     if not return_indices:
@@ -145,7 +152,8 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     a = _pad(input.array, pads, 0.0)
     total = None
     for _, _, (rows, cols) in _offsets(kernel, stride, (1, 1), out_hw):
-        total = a[..., rows, cols].copy() if total is None else xp.add(total, a[..., rows, cols], out=total)
+        window = a[..., rows, cols]
+        total = window.copy(order="K") if total is None else xp.add(total, window, out=total)
     if divisor_override is not None:
         divisor = xp.asarray(divisor_override, dtype=input.dtype)
     else:
@@ -156,7 +164,7 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None =
     def backward(g):
         _once_differentiable("avg_pool2d")
         share = g.array / divisor
-        return (_scatter(lambda q: share, share, a.shape, pads, input.shape[-2:], kernel, stride, (1, 1), out_hw),)
+        return (_scatter(lambda q: share, a, pads, input.shape[-2:], kernel, stride, (1, 1), out_hw),)
     return _make(total / divisor, (input,), backward, "AvgPool2d")
 
 

@@ -38,43 +38,50 @@ def _order(length: int, reverse: bool) -> range:
     return range(length - 1, -1, -1) if reverse else range(length)
 
 
-def _previous_states(states, first, reverse: bool):
-    """The state each step started from, in time order: (first, s_0, ..., s_{T-2}), or for the
-    reverse direction (s_1, ..., s_{T-1}, first)."""
-    xp = backend.xp_of(states)
-    pieces = (states[1:], first[None]) if reverse else (first[None], states[:-1])
-    return xp.concatenate(pieces)
+def _state_buffer(first, steps: int, reverse: bool):
+    """A (T + 1, N, H) buffer for the states of a scan, in time order, with a row for the
+    initial one: the state of time t goes to row t + 1 (row t for the reverse direction, whose
+    initial state is last). The states and the states each step started from are then both
+    views of it: ``buffer[_rows(T, reverse)]`` and ``buffer[_rows(T, not reverse)]``."""
+    buffer = backend.xp_of(first).empty((steps + 1,) + first.shape, dtype=first.dtype)
+    buffer[steps if reverse else 0] = first
+    return buffer
+
+
+def _rows(steps: int, reverse: bool) -> slice:
+    return slice(0, steps) if reverse else slice(1, steps + 1)
 
 
 def _rnn_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -> Tensor:
-    """The Elman recurrence h_t = act(gx_t + h_{t−1} W_hhᵀ) over gx (T, N, H); returns every h_t (T, N, H).
+    """The Elman recurrence h_t = act(gx_t + h_{t−1} W_hhᵀ) over gx (T, N, H); returns the
+    :func:`_state_buffer` of the h_t.
 
     Backward (BPTT): with d_t = (dH_t + dh_{t+1}) · act′, dh_t = d_t W_hh, dgx_t = d_t,
     dW_hh = Σ_t d_tᵀ h_{t−1}.
     """
     xp, w = gx._xp, w_hh.array
     steps, hidden = gx.shape[0], w.shape[1]
-    hs = xp.empty((steps,) + h0.shape, dtype=gx.dtype)
-    h = h0.array
+    hs = _state_buffer(h0.array, steps, reverse)
+    k = 0 if reverse else 1
     for t in _order(steps, reverse):
-        xp.matmul(h, w.T, out=hs[t])
-        hs[t] += gx.array[t]
+        h = hs[t + k]
+        xp.matmul(hs[t + 1 - k], w.T, out=h)
+        h += gx.array[t]
         if relu:
-            xp.maximum(hs[t], 0, out=hs[t])
+            xp.maximum(h, 0, out=h)
         else:
-            xp.tanh(hs[t], out=hs[t])
-        h = hs[t]
+            xp.tanh(h, out=h)
 
     def backward(grad):
         _once_differentiable("rnn")
-        g = grad.array
-        slope = (hs > 0).astype(hs.dtype) if relu else 1 - hs * hs
-        dpre = xp.empty_like(hs)
-        dh = xp.zeros(h0.shape, dtype=hs.dtype)
+        g, h = grad.array[_rows(steps, reverse)], hs[_rows(steps, reverse)]
+        slope = (h > 0).astype(h.dtype) if relu else 1 - h * h
+        dpre = xp.empty_like(h)
+        dh = xp.zeros(h0.shape, dtype=h.dtype)
         for t in _order(steps, not reverse):
             xp.multiply(g[t] + dh, slope[t], out=dpre[t])
             dh = dpre[t] @ w
-        dw = dpre.reshape(-1, hidden).T @ _previous_states(hs, h0.array, reverse).reshape(-1, hidden)
+        dw = dpre.reshape(-1, hidden).T @ hs[_rows(steps, not reverse)].reshape(-1, hidden)
         return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh)
     return _make(hs, (gx, w_hh, h0), backward, "RnnScan")
 
@@ -83,85 +90,87 @@ def _lstm_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) 
     """The LSTM recurrence over gx (T, N, 4H) (the input projections plus both biases).
 
     With [i, f, g, o] = [σ, σ, tanh, σ](gx_t + h_{t−1} W_hhᵀ):
-    c_t = f·c_{t−1} + i·g and h_t = o·tanh(c_t). Returns (T + 1, N, H): every h_t, then the
-    last c.
+    c_t = f·c_{t−1} + i·g and h_t = o·tanh(c_t). Returns (2, T + 1, N, H): the
+    :func:`_state_buffer` of the h_t and that of the c_t (of which only the last is used).
+
+    Backward (BPTT), with dh_t = dH_t + dpre_{t+1} W_hh and
+    dc_t = dc_{t+1}·f_{t+1} + dh_t·o_t·(1 − tanh²c_t): the pre-activation gradients are
+    dpre_t = [dc_t·g_t·i_t′, dc_t·c_{t−1}·f_t′, dc_t·i_t·g_t′, dh_t·tanh(c_t)·o_t′]. Every factor
+    that does not depend on dh or dc is computed for all steps at once before the loop, so a
+    step costs one matrix product and five elementwise operations.
     """
     xp, w, dtype = gx._xp, w_hh.array, gx.dtype
     steps, n, hidden = gx.shape[0], gx.shape[1], w.shape[1]
-    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
     # σ(x) = (1 + tanh(x/2)) / 2, so one tanh over all four gates gives σ for i, f, o and tanh
     # for g: scale the pre-activations by `half` (weights and projections, once), then
     # act = half · tanh(·) + shift.
-    half = xp.full(4 * hidden, 0.5, dtype=dtype)
-    half[g_] = 1
-    shift = xp.full(4 * hidden, 0.5, dtype=dtype)
-    shift[g_] = 0
-    w_half_t = (w * half[:, None]).T
-    gx_half = gx.array * half
-    acts = xp.empty((steps, n, 4 * hidden), dtype=dtype)
-    out = xp.empty((steps + 1, n, hidden), dtype=dtype)   # h_0 .. h_{T-1}, then the last c
-    cs = xp.empty((steps, n, hidden), dtype=dtype)
-    tanh_c = xp.empty_like(cs)
-    h, c = h0.array, c0.array
+    half = xp.full((4, hidden), 0.5, dtype=dtype)
+    half[2] = 1
+    shift = 1 - half
+    shift[2] = 0
+    w_half_t = (w * half.reshape(-1, 1)).T
+    gx_half = gx.array * half.reshape(-1)
+    acts = xp.empty((steps, n, 4, hidden), dtype=dtype)   # i, f, g, o
+    states = xp.stack([_state_buffer(h0.array, steps, reverse), _state_buffer(c0.array, steps, reverse)])
+    hs, cs = states
+    tanh_c = xp.empty((steps, n, hidden), dtype=dtype)
+    ig = xp.empty((n, hidden), dtype=dtype)
+    k = 0 if reverse else 1
     for t in _order(steps, reverse):
         a = acts[t]
-        xp.matmul(h, w_half_t, out=a)
-        a += gx_half[t]
+        xp.matmul(hs[t + 1 - k], w_half_t, out=a.reshape(n, 4 * hidden))
+        a += gx_half[t].reshape(n, 4, hidden)
         xp.tanh(a, out=a)
         a *= half
         a += shift
-        xp.multiply(a[:, f_], c, out=cs[t])
-        cs[t] += a[:, i_] * a[:, g_]
-        xp.tanh(cs[t], out=tanh_c[t])
-        xp.multiply(a[:, o_], tanh_c[t], out=out[t])
-        h, c = out[t], cs[t]
-    out[steps] = c
+        c = cs[t + k]
+        xp.multiply(a[:, 1], cs[t + 1 - k], out=c)
+        xp.multiply(a[:, 0], a[:, 2], out=ig)
+        c += ig
+        xp.tanh(c, out=tanh_c[t])
+        xp.multiply(a[:, 3], tanh_c[t], out=hs[t + k])
 
     def backward(grad):
         _once_differentiable("lstm")
-        g = grad.array
-        # Per unit of gradient: d(act)/d(pre-activation), and dh -> dc through h = o·tanh(c).
-        slope = acts * (1 - acts)
-        slope[..., g_] = 1 - acts[..., g_] * acts[..., g_]
-        h_to_c = acts[..., o_] * (1 - tanh_c * tanh_c)
-        c_prev = _previous_states(cs, c0.array, reverse)
+        g = grad.array[0, _rows(steps, reverse)]
+        i, f, gg, o = (acts[:, :, k] for k in range(4))
+        slope = acts * (1 - acts)                           # σ′ = σ(1 − σ) ...
+        slope[:, :, 2] = 1 - gg * gg                        # ... and tanh′ = 1 − tanh² for g
+        by_dc = slope[:, :, :3] * xp.stack([gg, cs[_rows(steps, not reverse)], i], axis=2)
+        by_dh = slope[:, :, 3] * tanh_c
+        dh_to_dc = o * (1 - tanh_c * tanh_c)
         dpre = xp.empty_like(acts)
-        dact = xp.empty((n, 4 * hidden), dtype=dtype)
-        dh, dc = xp.zeros((n, hidden), dtype=dtype), g[steps].copy()
+        dh, dc = xp.zeros((n, hidden), dtype=dtype), grad.array[1, 0 if reverse else steps].copy()
         for t in _order(steps, not reverse):
-            a = acts[t]
-            dh = dh + g[t]
-            xp.multiply(dh, tanh_c[t], out=dact[:, o_])
-            dc += dh * h_to_c[t]
-            xp.multiply(dc, a[:, g_], out=dact[:, i_])
-            xp.multiply(dc, c_prev[t], out=dact[:, f_])
-            xp.multiply(dc, a[:, i_], out=dact[:, g_])
-            dc *= a[:, f_]
-            xp.multiply(dact, slope[t], out=dpre[t])
-            dh = dpre[t] @ w
-        h_prev = _previous_states(out[:steps], h0.array, reverse)
-        dw = dpre.reshape(-1, 4 * hidden).T @ h_prev.reshape(-1, hidden)
+            dh += g[t]
+            dc += dh * dh_to_dc[t]
+            xp.multiply(dc[:, None], by_dc[t], out=dpre[t, :, :3])
+            xp.multiply(dh, by_dh[t], out=dpre[t, :, 3])
+            dc *= f[t]
+            dh = dpre[t].reshape(n, 4 * hidden) @ w
+        dpre = dpre.reshape(steps, n, 4 * hidden)
+        dw = dpre.reshape(-1, 4 * hidden).T @ hs[_rows(steps, not reverse)].reshape(-1, hidden)
         return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh), Tensor._wrap(dc)
-    return _make(out, (gx, w_hh, h0, c0), backward, "LstmScan")
+    return _make(states, (gx, w_hh, h0, c0), backward, "LstmScan")
 
 
 def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool) -> Tensor:
     """The GRU recurrence over gx (T, N, 3H) (the input projections plus b_ih).
 
     With gh = h_{t−1} W_hhᵀ + b_hh: r = σ(gx_r + gh_r), z = σ(gx_z + gh_z),
-    n = tanh(gx_n + r·gh_n), h_t = (1 − z)·n + z·h_{t−1}. Returns every h_t (T, N, H).
-    (b_hh cannot be folded into gx like the other biases: r multiplies its n part.)
+    n = tanh(gx_n + r·gh_n), h_t = (1 − z)·n + z·h_{t−1}. Returns the :func:`_state_buffer`
+    of the h_t. (b_hh cannot be folded into gx like the other biases: r multiplies its n part.)
     """
     xp, w, dtype = gx._xp, w_hh.array, gx.dtype
     steps, n, hidden = gx.shape[0], gx.shape[1], w.shape[1]
     rz, n_ = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
     gh = xp.empty((steps, n, 3 * hidden), dtype=dtype)    # h W_hhᵀ + b_hh, kept for the backward
     acts = xp.empty_like(gh)                               # r, z, n
-    hs = xp.empty((steps, n, hidden), dtype=dtype)
-    h = h0.array
+    hs = _state_buffer(h0.array, steps, reverse)
+    k = 0 if reverse else 1
     for t in _order(steps, reverse):
-        a = acts[t]
-        xp.matmul(h, w.T, out=gh[t])
+        a, h, h_prev = acts[t], hs[t + k], hs[t + 1 - k]
+        xp.matmul(h_prev, w.T, out=gh[t])
         gh[t] += b_hh.array
         xp.add(gx.array[t, :, rz], gh[t, :, rz], out=a[:, rz])
         a[:, rz] *= 0.5                                    # σ(x) = (1 + tanh(x/2)) / 2
@@ -172,22 +181,21 @@ def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool)
         xp.multiply(r, gh[t, :, n_], out=a[:, n_])
         a[:, n_] += gx.array[t, :, n_]
         xp.tanh(a[:, n_], out=a[:, n_])
-        xp.subtract(h, a[:, n_], out=hs[t])                # h_t = n + z·(h_{t−1} − n)
-        hs[t] *= z
-        hs[t] += a[:, n_]
-        h = hs[t]
+        xp.subtract(h_prev, a[:, n_], out=h)               # h_t = n + z·(h_{t−1} − n)
+        h *= z
+        h += a[:, n_]
 
     def backward(grad):
         _once_differentiable("gru")
-        g = grad.array
+        g = grad.array[_rows(steps, reverse)]
         r, z, nn = acts[..., :hidden], acts[..., hidden:rz.stop], acts[..., n_]
-        h_prev = _previous_states(hs, h0.array, reverse)
+        h_prev = hs[_rows(steps, not reverse)]
         # Per unit of dh_t: the gradient of each pre-activation (r's needs n's, so it comes later).
         to_n = (1 - z) * (1 - nn * nn)
         to_z = (h_prev - nn) * z * (1 - z)
         to_r = gh[..., n_] * r * (1 - r)
         dgh = xp.empty_like(gh)
-        dgx_n = xp.empty_like(hs)
+        dgx_n = xp.empty((steps, n, hidden), dtype=dtype)
         dh = xp.zeros((n, hidden), dtype=dtype)
         for t in _order(steps, not reverse):
             dh = dh + g[t]
@@ -210,18 +218,18 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 def _scan(mode: str, gx: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tensor | None,
           reverse: bool) -> tuple:
     """Run one layer-direction's recurrence; return (every h_t, last h, last c or None)."""
+    steps = gx.shape[0]
+    last = 0 if reverse else steps  # the row of the final state in a state buffer
     if mode == "LSTM":
-        out = _lstm_scan(gx, w_hh, h0, c0, reverse)
-        steps = gx.shape[0]
-        hs = out[:steps]
-        return hs, out[0 if reverse else steps - 1], out[steps]
+        states = _lstm_scan(gx, w_hh, h0, c0, reverse)
+        return states[0, _rows(steps, reverse)], states[0, last], states[1, last]
     if mode == "GRU":
         if b_hh is None:
             b_hh = Tensor._wrap(gx._xp.zeros(gx.shape[-1], dtype=gx.dtype))
         hs = _gru_scan(gx, w_hh, b_hh, h0, reverse)
     else:
         hs = _rnn_scan(gx, w_hh, h0, reverse, relu=mode == "RNN_RELU")
-    return hs, hs[0 if reverse else hs.shape[0] - 1], None
+    return hs[_rows(steps, reverse)], hs[last], None
 
 
 def _input_projection(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:

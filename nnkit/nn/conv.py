@@ -390,15 +390,13 @@ class ConvTranspose2d(_ConvBase):
         if output_size is None:
             return self.output_padding
         size = tuple(output_size)[-2:]
-        smallest = tuple((input.shape[d - 2] - 1) * s - 2 * p + dl * (k - 1) + 1 for d, s, p, dl, k in
-                         zip((2, 3) if input.ndim == 4 else (1, 2), self.stride, self.padding, self.dilation,
-                             self.kernel_size))
-        extra = tuple(o - m for o, m in zip(size, smallest))
-        if any(e < 0 or e >= max(s, d) for e, s, d in zip(extra, self.stride, self.dilation)):
+        smallest = tuple((n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in
+                         zip(input.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size))
+        largest = tuple(m + max(s, d) - 1 for m, s, d in zip(smallest, self.stride, self.dilation))
+        if any(not lo <= o <= hi for o, lo, hi in zip(size, smallest, largest)):
             raise ValueError(f"ConvTranspose2d: requested an output size of {size}, but valid sizes range from "
-                             f"{smallest} to {tuple(m + max(s, d) - 1 for m, s, d in zip(smallest, self.stride, self.dilation))}"
-                             f" (for an input of shape {tuple(input.shape)})")
-        return extra
+                             f"{smallest} to {largest} (for an input of shape {tuple(input.shape)})")
+        return tuple(o - m for o, m in zip(size, smallest))
 
     def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
         return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,

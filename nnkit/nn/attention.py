@@ -42,12 +42,14 @@ def _additive(mask, like: Tensor, true_means_masked: bool, op: str):
     return array.astype(like.dtype, copy=False)
 
 
-def _attend(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, scale: float) -> tuple:
+def _attend(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, scale: float,
+            rows_may_be_blocked: bool = True) -> tuple:
     """softmax(q kᵀ · scale + mask) v and the attention weights, over the last two dims.
 
     ``mask`` is an additive array (or None). Rows that the mask blocks entirely get zero
     weights: their scores are replaced by zeros before the softmax (no NaN, in the forward
-    or the backward) and their weights by zeros after it."""
+    or the backward) and their weights by zeros after it. (A causal mask blocks no row, so
+    it skips that check.)"""
     scores = ops.matmul(query * scale, ops.transpose(key, -2, -1))
     dead = None
     if mask is not None:
@@ -56,8 +58,8 @@ def _attend(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, s
         except RuntimeError:
             raise RuntimeError(f"attention: the mask of shape {tuple(mask.shape)} does not broadcast to the "
                                f"scores of shape {tuple(scores.shape)} (..., L, S)") from None
-        blocked = (scores.array == -math.inf).all(axis=-1, keepdims=True)
-        if blocked.any():
+        blocked = (scores.array == -math.inf).all(axis=-1, keepdims=True) if rows_may_be_blocked else None
+        if blocked is not None and blocked.any():
             dead = Tensor._wrap(blocked)
             scores = ops.where(dead, 0.0, scores)
     weights = ops.softmax(scores, -1)
@@ -107,7 +109,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     else:
         mask = None if attn_mask is None else _additive(attn_mask, query, False, op)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return _attend(query, key, value, mask, dropout_p, scale)[0]
+    return _attend(query, key, value, mask, dropout_p, scale, rows_may_be_blocked=not is_causal)[0]
 
 
 class MultiheadAttention(Module):

@@ -2,9 +2,9 @@
 
 How ``conv2d`` is computed: *im2col*. A strided view of the (padded) input
 lists, for every output pixel, the ``C·kh·kw`` input values under the kernel
-(no copy yet); one reshape copies those windows into a matrix ``cols`` of shape
-``(C·kh·kw, N·Ho·Wo)``, and one matrix product ``W (O, C·kh·kw) @ cols`` gives
-every output pixel of every image at once. No Python loop runs over images or
+(no copy yet); one reshape copies those windows into a matrix ``cols`` with
+``C·kh·kw`` rows and one column per output pixel of every image, and one matrix
+product ``W (O, C·kh·kw) @ cols`` gives all the outputs at once. No Python loop runs over images or
 pixels.
 
 The backward is the same picture read backwards: ``dW = g @ colsᵀ`` and
@@ -22,8 +22,8 @@ Inside the op the arrays are laid out ``(C, H, W, N)``, the batch innermost: the
 window copy and the strided adds of col2im then move runs of ``W·N`` contiguous
 values instead of rows of ``W``, which is several times faster for small images.
 The product's result is already the output in that layout, returned as an
-``(N, C, H, W)`` view: the next layer (ReLU, pooling, the next convolution) reads
-it as fast, and a convolution given such a view makes no extra copy of it.
+``(N, C, H, W)`` view: ReLU and pooling keep the layout, and the next convolution
+makes its padded ``(C, H, W, N)`` copy of it at the speed of a plain copy.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _im2col(a, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple, gro
     sc, sh, sw, sn = a.strides
     view_shape = (c, kernel[0], kernel[1], out_hw[0], out_hw[1], n)
     view_strides = (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn)
-    windows = backend.xp_of(a).lib.stride_tricks.as_strided(a, view_shape, view_strides, writeable=False)
+    windows = backend.xp_of(a).lib.stride_tricks.as_strided(a, view_shape, view_strides)  # read only, never written
     return windows.reshape(groups, -1, out_hw[0] * out_hw[1] * n)
 
 
@@ -101,7 +101,9 @@ def _batch_last(a, pads: tuple):
     """An (N, C, H, W) array as a new (C, H + top + bottom, W + left + right, N) array, zero-padded."""
     n, c, h, w = a.shape
     (top, bottom), (left, right) = pads
-    out = backend.xp_of(a).zeros((c, h + top + bottom, w + left + right, n), dtype=a.dtype)
+    xp = backend.xp_of(a)
+    allocate = xp.zeros if top or bottom or left or right else xp.empty
+    out = allocate((c, h + top + bottom, w + left + right, n), dtype=a.dtype)
     out[:, top:top + h, left:left + w] = a.transpose(1, 2, 3, 0)
     return out
 

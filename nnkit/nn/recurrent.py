@@ -240,6 +240,17 @@ def _input_projection(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b
     return F.linear(x, w_ih, bias)
 
 
+def _split_state(hx, lstm: bool, name: str) -> tuple:
+    """(h, c) from an LSTM's ``hx`` (a pair or None); (hx, None) for the others."""
+    if not lstm:
+        return hx, None
+    if hx is None:
+        return None, None
+    if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+        raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+    return tuple(hx)
+
+
 class RNNBase(Module):
     """What RNN, LSTM and GRU share: the stacked, optionally bidirectional parameters and the
     loop over layers and directions (PyTorch's ``nn.RNNBase``)."""
@@ -282,8 +293,7 @@ class RNNBase(Module):
 
     def _layer_parameters(self, layer: int, direction: int) -> tuple:
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
-        get = lambda kind: getattr(self, kind + suffix) if self.bias or kind.startswith("weight") else None  # noqa: E731
-        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+        return tuple(getattr(self, kind + suffix, None) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def _initial_state(self, hx, like: Tensor, batch: int, batched: bool, what: str) -> Tensor:
         """``hx`` shaped (layers·D, N, H) (unsqueezed when unbatched), or zeros when None."""
@@ -309,11 +319,9 @@ class RNNBase(Module):
             x = ops.transpose(x, 0, 1)
         batch = x.shape[1]
         lstm = self.mode == "LSTM"
-        if lstm and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
-            raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
-        h0 = self._initial_state(hx[0] if lstm and hx is not None else hx, x, batch, batched, "h_0")
-        c0 = self._initial_state(hx[1], x, batch, batched, "c_0") if lstm and hx is not None else \
-            (self._initial_state(None, x, batch, batched, "c_0") if lstm else None)
+        h0, c0 = _split_state(hx, lstm, name)
+        h0 = self._initial_state(h0, x, batch, batched, "h_0")
+        c0 = self._initial_state(c0, x, batch, batched, "c_0") if lstm else None
         directions = 2 if self.bidirectional else 1
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -436,6 +444,17 @@ class RNNCellBase(Module):
 
     reset_parameters = RNNBase.reset_parameters
 
+    def _state(self, state: Tensor | None, x: Tensor, batched: bool) -> Tensor:
+        """A state given as (N, H) ((H,) unbatched), as (N, H); zeros when None."""
+        shape = (x.shape[0], self.hidden_size)
+        if state is None:
+            return Tensor._wrap(x._xp.zeros(shape, dtype=x.dtype))
+        expected = shape if batched else shape[1:]
+        if tuple(state.shape) != expected:
+            raise RuntimeError(f"{type(self).__name__}: expected a hidden state of shape {expected}, "
+                               f"got {tuple(state.shape)}")
+        return state if batched else ops.unsqueeze(state, 0)
+
     def _step(self, input: Tensor, hx, lstm: bool):
         name = type(self).__name__
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
@@ -443,21 +462,10 @@ class RNNCellBase(Module):
                                f"got {tuple(input.shape)}")
         batched = input.ndim == 2
         x = input if batched else ops.unsqueeze(input, 0)
-        shape = (x.shape[0], self.hidden_size)
-        states = hx if lstm else (hx,)
-        if lstm and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
-            raise TypeError(f"{name}: hx must be a tuple (h, c), got {type(hx).__name__}")
-        fixed = []
-        for s in (states if hx is not None else (None,) * (2 if lstm else 1)):
-            if s is None:
-                fixed.append(Tensor._wrap(x._xp.zeros(shape, dtype=x.dtype)))
-                continue
-            if tuple(s.shape) != (shape if batched else shape[1:]):
-                raise RuntimeError(f"{name}: expected a hidden state of shape {shape if batched else shape[1:]}, "
-                                   f"got {tuple(s.shape)}")
-            fixed.append(s if batched else ops.unsqueeze(s, 0))
+        h0, c0 = _split_state(hx, lstm, name)
+        h0, c0 = self._state(h0, x, batched), (self._state(c0, x, batched) if lstm else None)
         gx = ops.unsqueeze(_input_projection(self.mode, x, self.weight_ih, self.bias_ih, self.bias_hh), 0)
-        _, h, c = _scan(self.mode, gx, self.weight_hh, self.bias_hh, fixed[0], fixed[1] if lstm else None, False)
+        _, h, c = _scan(self.mode, gx, self.weight_hh, self.bias_hh, h0, c0, False)
         if not batched:
             h, c = ops.squeeze(h, 0), (ops.squeeze(c, 0) if lstm else None)
         return (h, c) if lstm else h

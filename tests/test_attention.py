@@ -338,12 +338,20 @@ def test_sdpa_matches_torch(mask, rng):
 @pytest.mark.torch
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("kind", ["self", "cross", "kdim", "masks"])
-def test_multihead_attention_matches_torch(batch_first, kind, rng):
+@pytest.mark.parametrize("direction", ["torch to nnkit", "nnkit to torch"])
+def test_multihead_attention_matches_torch(batch_first, kind, direction, rng):
     torch = pytest.importorskip("torch")
     kdim = 5 if kind == "kdim" else None
     ours = nn.MultiheadAttention(8, 2, batch_first=batch_first, kdim=kdim, vdim=kdim)
     theirs = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first, kdim=kdim, vdim=kdim)
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    if direction == "torch to nnkit":
+        with torch.no_grad():  # non-zero biases, so that they are checked too
+            theirs.in_proj_bias.normal_()
+            theirs.out_proj.bias.normal_()
+        ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    else:
+        theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     shape_q = (2, 4, 8) if batch_first else (4, 2, 8)
     shape_k = (2, 3, kdim or 8) if batch_first else (3, 2, kdim or 8)
     q = rng.standard_normal(shape_q).astype(np.float32)

@@ -297,10 +297,21 @@ def test_cells_match_torch(name, rng):
     torch = pytest.importorskip("torch")
     ours, theirs = getattr(nn, name)(3, 4), getattr(torch.nn, name)(3, 4)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    x = rng.standard_normal((2, 3)).astype(np.float32)
-    h = rng.standard_normal((2, 4)).astype(np.float32)
-    state_o = (nnkit.tensor(h), nnkit.tensor(h)) if name == "LSTMCell" else nnkit.tensor(h)
-    state_t = (torch.tensor(h), torch.tensor(h)) if name == "LSTMCell" else torch.tensor(h)
-    out_o, out_t = ours(nnkit.tensor(x), state_o), theirs(torch.tensor(x), state_t)
-    for a, b in zip(out_o if name == "LSTMCell" else [out_o], out_t if name == "LSTMCell" else [out_t]):
+    lstm = name == "LSTMCell"
+    x, h, c = (rng.standard_normal(shape).astype(np.float32) for shape in ((2, 3), (2, 4), (2, 4)))
+    leaves_o = [nnkit.tensor(a, requires_grad=True) for a in (x, h, c)]
+    leaves_t = [torch.tensor(a, requires_grad=True) for a in (x, h, c)]
+    out_o = ours(leaves_o[0], tuple(leaves_o[1:]) if lstm else leaves_o[1])
+    out_t = theirs(leaves_t[0], tuple(leaves_t[1:]) if lstm else leaves_t[1])
+    loss_o, loss_t = 0, 0
+    for a, b in zip(out_o if lstm else [out_o], out_t if lstm else [out_t]):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+        up = rng.standard_normal(tuple(b.shape)).astype(np.float32)
+        loss_o, loss_t = loss_o + (a * nnkit.tensor(up)).sum(), loss_t + (b * torch.tensor(up)).sum()
+    loss_o.backward()
+    loss_t.backward()
+    for a, b in zip(leaves_o[:3 if lstm else 2], leaves_t):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+    theirs_params = dict(theirs.named_parameters())
+    for pname, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), theirs_params[pname].grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -53,6 +53,7 @@ from .tensor import (Tensor, arange, as_tensor, empty, empty_like, eye, from_num
 from . import gradcheck as _gradcheck_module  # noqa: E402
 from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
 from . import metrics, train  # noqa: E402,F401  (train uses optim.lr_scheduler)
+from . import models, text  # noqa: E402,F401
 from .io import load, save  # noqa: E402
 
 gradcheck = _gradcheck_module.gradcheck

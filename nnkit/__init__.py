@@ -41,8 +41,9 @@ __version__ = "0.1.0"
 from . import tensor as _tensor_module  # noqa: F401
 from . import autograd, backend, cuda, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import (Generator, bool_ as bool, device, float16, float32, float64, get_default_dtype,
-                      int32, int64, manual_seed, set_default_dtype, uint8)
+from .backend import (Generator, bool_ as bool, default_generator, device, float16, float32, float64,
+                      get_default_dtype, get_rng_state, int32, int64, manual_seed, set_default_dtype,
+                      set_rng_state, uint8)
 from .ops import (abs, allclose, amax, amin, argmax, argmin, cat, chunk, clamp, cos, cumsum, erf, exp,
                   flatten, gather, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min,
                   minimum, norm, permute, prod, relu, reshape, sigmoid, sin, softmax, sort, split, sqrt, squeeze,

@@ -24,7 +24,7 @@ __all__ = [
     "device", "get_default_device", "set_default_device", "xp_of", "module_for",
     "float16", "float32", "float64", "int32", "int64", "bool_", "uint8",
     "get_default_dtype", "set_default_dtype", "is_floating", "cuda_is_available",
-    "Generator", "manual_seed", "default_generator",
+    "Generator", "manual_seed", "default_generator", "get_rng_state", "set_rng_state",
 ]
 
 def _keep_freed_buffers() -> None:
@@ -256,6 +256,16 @@ default_generator = Generator()
 def manual_seed(seed: int) -> Generator:
     """Seed nnkit's default generator (every random op that is given no generator)."""
     return default_generator.manual_seed(seed)
+
+
+def get_rng_state() -> dict:
+    """The default generator's state (a dict of plain values: ``nnkit.save`` stores it)."""
+    return default_generator.get_state()
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the default generator from :func:`get_rng_state`'s result."""
+    default_generator.set_state(state)
 
 
 def rng(generator: Generator | None) -> numpy.random.Generator:

@@ -229,3 +229,14 @@ def test_a_seed_gives_the_same_numbers_on_cpu_and_cuda():
     nnkit.manual_seed(3)
     b = nnkit.randn(5, device="cuda")
     assert b.cpu().tolist() == a.tolist()
+
+
+def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
+    nnkit.manual_seed(1)
+    state = nnkit.get_rng_state()
+    first = nnkit.randn(5).numpy()
+    nnkit.save({"rng": state}, tmp_path / "rng.npz")
+    nnkit.manual_seed(99)
+    nnkit.set_rng_state(nnkit.load(tmp_path / "rng.npz")["rng"])
+    np.testing.assert_array_equal(nnkit.randn(5).numpy(), first)
+    assert nnkit.default_generator is nnkit.backend.default_generator

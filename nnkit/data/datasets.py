@@ -79,7 +79,7 @@ class _ImageDataset(Dataset):
         return [images, Tensor._wrap(self.targets.array[indices])]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)} images of shape {tuple(self.data.shape[1:])}, " \
+        return f"{type(self).__name__}({len(self)} images of shape {(1,) + tuple(self.data.shape[1:])}, " \
                f"{len(self.classes)} classes)"
 
 

@@ -4,8 +4,8 @@ Each workload is one training step (forward, backward, SGD update) written once
 against the shared vocabulary (``lib`` is ``nnkit`` or ``torch``). Each
 (framework, workload) pair runs in a fresh subprocess, pinned to the same
 threads, so the two never share caches or allocators. Reported: the median
-step time over many steps after warm-up, and the peak resident memory that the
-steps add on top of the set-up.
+step time over many steps after warm-up, and the peak resident memory of the
+model, its data and the steps, above what importing the library took.
 
     pip install torch==2.13.0       # the reference: for benchmarks only
     python benchmarks/bench_vs_torch.py [--only mlp,lstm] [--steps 50]
@@ -77,19 +77,19 @@ def _rss_kib(field: str) -> int:
 
 
 def measure(framework: str, name: str, steps: int, warmup: int) -> dict:
-    """Run in the subprocess: time ``steps`` steps, and the peak memory they add."""
+    """Run in the subprocess: time ``steps`` steps, and the peak memory above the import."""
     lib = importlib.import_module(framework)
     if framework == "torch":
         lib.set_num_threads(max(1, lib.get_num_threads()))
-    step = make_step(lib, name)
-    for _ in range(warmup):
-        step()
     base = _rss_kib("VmRSS")
-    try:  # reset the kernel's peak-RSS mark so it measures only the steps below
+    try:  # reset the kernel's peak-RSS mark: from here on it measures model, data and steps
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         pass
+    step = make_step(lib, name)
+    for _ in range(warmup):
+        step()
     inner = 1000 if name == "small_op" else 1  # tiny steps are timed in batches
     times = []
     for _ in range(steps):

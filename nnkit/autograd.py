@@ -130,17 +130,25 @@ def _consumer_counts(roots: Sequence) -> dict:
     return counts
 
 
+def _owner(array):
+    """The array that owns ``array``'s memory (NumPy and CuPy collapse chains of views)."""
+    return array if array.base is None else array.base
+
+
 def _accumulate(t, g, create_graph: bool, owned: set) -> None:
     """Add ``g`` into ``t.grad`` as PyTorch does: in place when no graph is being built."""
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
         return
     if t.grad is None:
-        # The same array may reach several leaves (add sends g to both inputs),
-        # or be a view of another gradient: give each .grad storage of its own.
-        if id(g.array) in owned or g.array.base is not None:
+        # The same memory may reach several leaves (add sends g to both inputs;
+        # cat's backward sends views of one array): the first leaf keeps it, the
+        # others get a copy, so that no two .grad share storage.
+        memory = id(_owner(g.array))
+        if memory in owned:
             g = _Tensor._wrap(g.array.copy())
-        owned.add(id(g.array))
+            memory = id(g.array)
+        owned.add(memory)
         t.grad = g
     elif t.grad.grad_fn is None and t.grad.shape == g.shape and t.grad.dtype == g.dtype:
         t.grad.array += g.array
@@ -160,7 +168,7 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
         held[id(r)] = r
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
-    owned = {id(g.array) for g in root_grads}  # the caller's arrays are not ours to keep
+    owned = {id(_owner(g.array)) for g in root_grads}  # the caller's arrays are not ours to keep
     ready = deque(r for r in held.values() if id(r) not in counts)
 
     previous, _GradMode.enabled = _GradMode.enabled, create_graph

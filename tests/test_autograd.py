@@ -423,3 +423,19 @@ def test_backward_releases_intermediate_values_even_while_the_loss_is_kept():
     del h
     assert alive() is None
     assert loss.item() == pytest.approx(100 * 100 * np.tanh(np.e) * np.e)
+
+
+def test_leaves_never_share_gradient_storage():
+    """Views and shared arrays reach several leaves; each .grad must own its memory,
+    or an in-place update of one gradient (clipping, zero_) would change another."""
+    a, b = nnkit.randn(3, 4, requires_grad=True), nnkit.randn(3, 4, requires_grad=True)
+    nnkit.cat([a, b], 0).sum().backward()  # both gradients are views of one array
+    x, y = nnkit.randn(4, requires_grad=True), nnkit.randn(4, requires_grad=True)
+    seed = nnkit.ones(4)
+    (x + y).backward(seed)  # add sends the caller's own array to both inputs
+    pairs = [(a.grad, b.grad), (x.grad, y.grad), (x.grad, seed), (y.grad, seed)]
+    for g1, g2 in pairs:
+        assert not np.shares_memory(g1.numpy(), g2.numpy())
+    with nnkit.no_grad():
+        a.grad.mul_(0)
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones((3, 4)))

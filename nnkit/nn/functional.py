@@ -51,13 +51,25 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"linear: input of shape {tuple(input.shape)} does not fit weight of shape "
                            f"{tuple(weight.shape)} (expected input (*, {weight.shape[-1]}))")
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        raise RuntimeError(f"linear: input ({input.dtype}), weight ({weight.dtype})"
+                           + (f" and bias ({bias.dtype})" if bias is not None else "") + " must share one dtype")
     lead = input.shape[:-1]
-    if len(lead) > 1:  # one 2-d product instead of a batch of them
-        input = ops.reshape(input, (-1, input.shape[-1]))
-    out = ops.matmul(input, ops.transpose(weight, 0, 1))
+    x = ops.reshape(input, (-1, input.shape[-1])) if input.ndim != 2 else input  # one 2-d product
+    out = x.array @ weight.array.T
     if bias is not None:
-        out = out + bias
-    return ops.reshape(out, lead + (weight.shape[0],)) if len(lead) > 1 else out
+        out += bias.array
+
+    # A fused op rather than matmul(x, weight.T) + bias: the weight's gradient
+    # comes out as gᵀx, already in the weight's own (out, in) layout, instead of
+    # the transpose of xᵀg, whose strided memory makes every optimizer step slow.
+    def backward(g):
+        gx = ops.matmul(g, weight) if x.requires_grad else None
+        gw = ops.matmul(ops.transpose(g, 0, 1), x) if weight.requires_grad else None
+        return (gx, gw) if bias is None else (gx, gw, ops.sum(g, 0))
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    out = ops._make(out, parents, backward, "Linear")
+    return ops.reshape(out, lead + (weight.shape[0],)) if input.ndim != 2 else out
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

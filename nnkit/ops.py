@@ -386,20 +386,28 @@ def erf(a: Tensor) -> Tensor:
 
 
 def _erf_array(x):
-    """erf of an array. NumPy has none: Numerical Recipes' Chebyshev fit of erfc
-    (within 1.2e-7, below float32's resolution and several times faster than
-    SciPy's), except in float64, where SciPy's (or CuPy's) exact erf is used
+    """erf of an array. NumPy has none: Abramowitz and Stegun's formula 7.1.26
+    (within 1.5e-7, below float32's resolution, in place to spare memory
+    traffic), except in float64, where SciPy's (or CuPy's) exact erf is used
     when installed."""
     xp = backend.xp_of(x)
     special = backend.special_functions(xp) if x.dtype == numpy.float64 else None
     if special is not None:
         return special.erf(x)
-    z = xp.abs(x)
-    t = 1 / (1 + 0.5 * z)
-    poly = (-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277)))))))))
-    return (xp.sign(x) * (1 - t * xp.exp(poly))).astype(x.dtype, copy=False)
+    z = xp.abs(x.reshape(-1))  # 1-d: ufuncs on 0-d arrays return scalars, which out= refuses
+    t = z * 0.3275911
+    t += 1
+    xp.reciprocal(t, out=t)
+    poly = t * 1.061405429
+    for a in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += a
+        poly *= t
+    xp.multiply(z, z, out=z)
+    xp.negative(z, out=z)
+    xp.exp(z, out=z)
+    poly *= z  # erfc(|x|)
+    xp.subtract(1, poly, out=poly)
+    return xp.copysign(poly, x.reshape(-1), out=poly).reshape(x.shape).astype(x.dtype, copy=False)
 
 
 def _float(a: Tensor) -> Tensor:

@@ -575,3 +575,17 @@ def test_integer_array_indexing_any_index(data):
     tensor_index = tuple(nnkit.tensor(i) for i in index)
     np.testing.assert_array_equal(leaves(arrays)[0][tensor_index].detach().numpy(), arrays[0][index])
     check(lambda x: x[tensor_index], arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erf_without_scipy_is_accurate(dtype, monkeypatch):
+    """NumPy has no erf: the fallback formula must stay within float32's resolution."""
+    import math
+
+    monkeypatch.setitem(nnkit.backend._special, np, None)
+    x = np.linspace(-6, 6, 2001).astype(dtype)
+    expected = np.array([math.erf(v) for v in x.astype(np.float64)])
+    got = nnkit.tensor(x).erf().numpy()
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    assert nnkit.tensor(dtype(0.5)).erf().item() == pytest.approx(math.erf(0.5), abs=1e-6)

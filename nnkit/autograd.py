@@ -16,10 +16,11 @@ again (higher-order gradients).
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Callable, Iterable, Sequence
 
 __all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "grad", "zero_grads"]
+           "backward", "grad", "zero_grads", "RemovableHandle"]
 
 
 class _GradMode:
@@ -80,6 +81,52 @@ class no_grad(_ModeContext):
 class enable_grad(_ModeContext):
     """Ops inside record the graph, even within ``no_grad``."""
     mode = True
+
+
+class RemovableHandle:
+    """What ``register_*_hook`` returns: ``handle.remove()`` takes the hook off."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        """Take the hook off (doing it twice is harmless)."""
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class _TensorHooks:
+    """A tensor's backward hooks (``Tensor.register_hook`` and
+    ``register_post_accumulate_grad_hook``), in registration order."""
+
+    __slots__ = ("grad", "post_accumulate")
+
+    def __init__(self):
+        self.grad: dict = {}
+        self.post_accumulate: dict = {}
+
+    def on_grad(self, t, g):
+        """Give ``g`` (the tensor's fully summed gradient) to each hook; a hook may return a replacement."""
+        for fn in tuple(self.grad.values()):
+            new = fn(g)
+            if new is not None:
+                if tuple(new.shape) != tuple(g.shape):
+                    raise RuntimeError(f"hook '{getattr(fn, '__name__', fn)}' has changed the size of the "
+                                       f"gradient from {tuple(g.shape)} to {tuple(new.shape)}")
+                g = new
+        return g
+
+    def after_accumulate(self, t) -> None:
+        for fn in tuple(self.post_accumulate.values()):
+            fn(t)
 
 
 class Node:
@@ -175,11 +222,15 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
             t = ready.pop()
             g = grads.pop(t)
             node = t.grad_fn
+            if t._hooks is not None:
+                g = t._hooks.on_grad(t, g)
             if wanted is not None:
                 if t in wanted:
                     found[wanted[t]] = g
             elif node is None or t._retains_grad:
                 _accumulate(t, g, create_graph, owned)
+                if node is None and t._hooks is not None:
+                    t._hooks.after_accumulate(t)
             if node is None:
                 continue
             parent_grads = node.backward(g)

@@ -53,7 +53,7 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_retains_grad", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_retains_grad", "_hooks", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, requires_grad: bool = False, *, dtype=None, device=None):
@@ -67,6 +67,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._retains_grad = False
+        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -80,6 +81,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._retains_grad = False
+        t._hooks = None
         return t
 
     # --- what it is -------------------------------------------------------
@@ -202,6 +204,48 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         self._retains_grad = True
+
+    def register_hook(self, hook) -> autograd.RemovableHandle:
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed, as PyTorch.
+
+        The hook sees the fully summed gradient; if it returns a tensor, that
+        replaces the gradient (what reaches ``.grad`` and the inputs further back).
+
+        >>> import nnkit
+        >>> x = nnkit.tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([30., 30.])
+        >>> handle.remove()
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        return self._add_hook("grad", hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> autograd.RemovableHandle:
+        """Call ``hook(tensor)`` on this leaf right after ``backward`` accumulated its ``.grad``.
+
+        What an optimizer-in-backward or a data-parallel gradient all-reduce hangs on;
+        not called by ``autograd.grad``, which accumulates nothing.
+        """
+        if not self.is_leaf:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                               "registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor "
+                               "that doesn't require gradient")
+        return self._add_hook("post_accumulate", hook)
+
+    def _add_hook(self, kind: str, hook) -> autograd.RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"register hook: expected a callable, got {type(hook).__name__}")
+        if self._hooks is None:
+            self._hooks = autograd._TensorHooks()
+        hooks = getattr(self._hooks, kind)
+        handle = autograd.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def detach(self) -> "Tensor":
         """The same values (shared memory), cut from the graph."""

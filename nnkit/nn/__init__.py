@@ -30,3 +30,9 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TransformerEncoder,
                           TransformerEncoderLayer)
 # --- end of layers of chapters 07-08 ---
+
+# --- chapter 09: LoRA adapters (nnkit.nn.lora), counting trainable parameters ---
+from . import lora
+from .lora import LoRALinear
+from .summary import count_parameters
+__all__ += ["lora", "LoRALinear", "count_parameters"]

@@ -36,3 +36,7 @@ from . import lora
 from .lora import LoRALinear
 from .summary import count_parameters
 __all__ += ["lora", "LoRALinear", "count_parameters"]
+
+# --- chapter 10: resizing (Upsample, interpolate) ---
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+__all__ += ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]

@@ -684,3 +684,8 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
 __all__ += ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
             "scaled_dot_product_attention"]
 # --- end of layers of chapters 07-08 ---
+
+# --- chapter 10: resizing ---
+from .upsampling import interpolate  # noqa: E402
+
+__all__ += ["interpolate"]

@@ -29,6 +29,8 @@ nnkit.models (vision)      LeNet, a small ResNet                                
 nnkit.nn (sequence)        RNN, LSTM, GRU, attention, Transformer layers         08
 nnkit.text                 tokenizers and an offline corpus                      08
 nnkit.models.gpt           a small decoder-only GPT                              08
+nnkit.distributed          process groups and collectives (MPI, NCCL), ZeRO-1    11
+nnkit.nn.parallel          DistributedDataParallel                               11
 =========================  ====================================================  =======
 
 ``tests/test_library_map.py`` holds the finer grain (which ``nn`` names arrive
@@ -56,5 +58,6 @@ from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
 from . import metrics, train  # noqa: E402,F401  (train uses optim.lr_scheduler)
 from . import models, text  # noqa: E402,F401
 from .io import load, save  # noqa: E402
+from . import distributed  # noqa: E402,F401  (chapter 11; mpi4py is imported by init_process_group, not here)
 
 clip = clamp

@@ -35,6 +35,7 @@ for _name in CHAPTER_07:
 for _name in CHAPTER_08:
     INTRODUCED[f"nn.{_name}"] = INTRODUCED[f"nn.functional.{_name}"] = 8
 INTRODUCED["models.GPT"] = INTRODUCED["models.GPTConfig"] = INTRODUCED["models.gpt"] = 8
+INTRODUCED["distributed"] = INTRODUCED["nn.parallel"] = INTRODUCED["data.DistributedSampler"] = INTRODUCED["data.distributed"] = 11
 
 
 def chapter_of(path: str) -> int:

@@ -21,3 +21,5 @@ __all__ = ["make_moons", "make_circles", "make_spirals", "make_xor", "make_sine_
 # --- chapter 09: the SpamAssassin e-mail corpus ---
 from .spam import SpamAssassin, load_spam_assassin
 __all__ += ["load_spam_assassin", "SpamAssassin"]
+from .distributed import DistributedSampler
+__all__ += ["DistributedSampler"]

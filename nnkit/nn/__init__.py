@@ -40,3 +40,7 @@ __all__ += ["lora", "LoRALinear", "count_parameters"]
 # --- chapter 10: resizing (Upsample, interpolate) ---
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 __all__ += ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+
+# --- chapter 11: data parallelism ---
+from . import parallel
+__all__ += ["parallel"]

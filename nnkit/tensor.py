@@ -192,7 +192,7 @@ class Tensor:
 
     # --- autograd -----------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.dtype.kind not in "fc":
+        if requires_grad and not (backend.is_floating(self.dtype) or self.dtype.kind == "c"):
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use detach()")

@@ -219,10 +219,10 @@ class DistributedDataParallel(Module):
         used = None
         if self.find_unused_parameters:
             # A parameter some rank has a gradient for gets the average; one no rank has keeps .grad as it is.
-            flags = numpy.array([p.grad is not None for p in self._names], dtype=numpy.int32)
-            used = Tensor._wrap(flags)
-            dist.all_reduce(used, op=dist.ReduceOp.MAX)
-            used = dict(zip(self._names, used.array.astype(bool).tolist()))
+            xp = self._buckets[0].params[0]._xp  # on the parameters' device: NCCL reduces GPU memory only
+            flags = Tensor._wrap(xp.asarray([p.grad is not None for p in self._names], dtype=numpy.int32))
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+            used = dict(zip(self._names, flags.tolist()))
         for bucket in self._buckets:
             bucket.work.wait()
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):

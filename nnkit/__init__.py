@@ -31,6 +31,8 @@ nnkit.text                 tokenizers and an offline corpus                     
 nnkit.models.gpt           a small decoder-only GPT                              08
 nnkit.distributed          process groups and collectives (MPI, NCCL), ZeRO-1    11
 nnkit.nn.parallel          DistributedDataParallel                               11
+nnkit.amp                  autocast, bfloat16, GradScaler (mixed precision)      11
+nnkit.utils                checkpoint (activation checkpointing)                 11
 =========================  ====================================================  =======
 
 ``tests/test_library_map.py`` holds the finer grain (which ``nn`` names arrive
@@ -58,6 +60,10 @@ from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
 from . import metrics, train  # noqa: E402,F401  (train uses optim.lr_scheduler)
 from . import models, text  # noqa: E402,F401
 from .io import load, save  # noqa: E402
+from . import amp  # noqa: E402,F401  (chapter 11: mixed precision)
+from .amp import autocast  # noqa: E402
+from .backend import bfloat16  # noqa: E402  (None without the ml_dtypes package)
+from . import utils  # noqa: E402,F401  (chapter 11: utils.checkpoint; utils.data is nnkit.data)
 from . import distributed  # noqa: E402,F401  (chapter 11; mpi4py is imported by init_process_group, not here)
 
 clip = clamp

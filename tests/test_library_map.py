@@ -36,6 +36,9 @@ for _name in CHAPTER_08:
     INTRODUCED[f"nn.{_name}"] = INTRODUCED[f"nn.functional.{_name}"] = 8
 INTRODUCED["models.GPT"] = INTRODUCED["models.GPTConfig"] = INTRODUCED["models.gpt"] = 8
 INTRODUCED["distributed"] = INTRODUCED["nn.parallel"] = INTRODUCED["data.DistributedSampler"] = INTRODUCED["data.distributed"] = 11
+for _name in ("amp", "autocast", "bfloat16", "utils", "utils.checkpoint"):
+    INTRODUCED[_name] = 11
+INTRODUCED["utils.data"] = 6  # nnkit.data under PyTorch's torch.utils.data name
 
 
 def chapter_of(path: str) -> int:

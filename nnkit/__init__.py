@@ -29,6 +29,10 @@ nnkit.models (vision)      LeNet, a small ResNet                                
 nnkit.nn (sequence)        RNN, LSTM, GRU, attention, Transformer layers         08
 nnkit.text                 tokenizers and an offline corpus                      08
 nnkit.models.gpt           a small decoder-only GPT                              08
+nnkit.models.bert          BERT, from_pretrained, mean pooling, minilm_path      09
+nnkit.text (WordPiece)     WordPieceTokenizer, BERT's tokenizer                  09
+nnkit.nn.lora              LoRA adapters, apply_lora, merging; count_parameters  09
+nnkit.data.spam            the SpamAssassin e-mails (npm, cached, checked)       09
 nnkit.distributed          process groups and collectives (MPI, NCCL), ZeRO-1    11
 nnkit.nn.parallel          DistributedDataParallel                               11
 nnkit.amp                  autocast, bfloat16, GradScaler (mixed precision)      11

@@ -24,6 +24,7 @@ nnkit.data                 Dataset, DataLoader, transforms, MNIST download      
 nnkit.train                a small fit loop with progress bar and live plot      06
 nnkit.metrics              accuracy, precision, recall, F1, confusion matrix     06
 nnkit.io                   save and load, safe and atomic                        06
+nnkit.diagnostics          per-layer activations, gradients, update/data ratios  06
 nnkit.nn (conv)            Conv2d, pooling, BatchNorm2d                          07
 nnkit.models (vision)      LeNet, a small ResNet                                 07
 nnkit.nn (sequence)        RNN, LSTM, GRU, attention, Transformer layers         08

@@ -341,27 +341,27 @@ def timeout(rank, world):
 # --- on a GPU: the nccl backend, or mpi staging CuPy arrays through the host ----------------------------
 def gpu(rank, world):
     cuda = nnkit.device("cuda")
-    t = nnkit.tensor([rank + 1.0, 2.0], device=cuda)
+    t = nnkit.tensor([rank + 1.0, 2.0]).to(cuda)
     dist.all_reduce(t)
     assert t.device == cuda
     close(t.cpu().numpy(), [world * (world + 1) / 2, 2.0 * world], "cuda SUM")
-    t = nnkit.tensor([float(rank)] * 3, device=cuda)
+    t = nnkit.tensor([float(rank)] * 3).to(cuda)
     dist.all_reduce(t, op=dist.ReduceOp.AVG)
     close(t.cpu().numpy(), [(world - 1) / 2] * 3, "cuda AVG")
-    strided = nnkit.tensor(np.arange(6.0).reshape(2, 3), dtype=nnkit.float32, device=cuda).T
+    strided = nnkit.tensor(np.arange(6.0).reshape(2, 3), dtype=nnkit.float32).to(cuda).T
     dist.all_reduce(strided, op=dist.ReduceOp.MAX)
     close(strided.cpu().numpy(), np.arange(6.0).reshape(2, 3).T, "cuda strided MAX")
-    t = nnkit.tensor([float(rank)], device=cuda)
+    t = nnkit.tensor([float(rank)]).to(cuda)
     dist.broadcast(t, src=world - 1)
     close(t.cpu().numpy(), [world - 1.0], "cuda broadcast")
-    outs = [nnkit.zeros(2, device=cuda) for _ in range(world)]
-    dist.all_gather(outs, nnkit.full((2,), float(rank), device=cuda))
+    outs = [nnkit.zeros(2).to(cuda) for _ in range(world)]
+    dist.all_gather(outs, nnkit.full((2,), float(rank)).to(cuda))
     close(np.stack([o.cpu().numpy() for o in outs]), np.repeat(np.arange(float(world)), 2).reshape(world, 2),
           "cuda all_gather")
-    out = nnkit.zeros(2, device=cuda)
-    dist.reduce_scatter(out, [nnkit.full((2,), float(i), device=cuda) for i in range(world)])
+    out = nnkit.zeros(2).to(cuda)
+    dist.reduce_scatter(out, [nnkit.full((2,), float(i)).to(cuda) for i in range(world)])
     close(out.cpu().numpy(), [float(rank * world)] * 2, "cuda reduce_scatter")
-    work = dist.all_reduce(nnkit.ones(1 << 20, device=cuda), async_op=True)
+    work = dist.all_reduce(nnkit.ones(1 << 20).to(cuda), async_op=True)
     work.wait()
     dist.barrier()
 

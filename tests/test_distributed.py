@@ -9,6 +9,7 @@ takes, so a hang fails the test instead of stalling the suite.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +22,13 @@ import nnkit.distributed as dist
 from nnkit.data import DistributedSampler
 
 SCENARIOS = Path(__file__).with_name("distributed_scenarios.py")
+# The mpich wheel puts mpiexec beside the interpreter; a system MPI puts it on the PATH.
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
+if not MPIEXEC.exists() and shutil.which("mpiexec"):
+    MPIEXEC = Path(shutil.which("mpiexec"))
 
 needs_mpi = pytest.mark.skipif(not (dist.is_mpi_available() and MPIEXEC.exists()),
-                               reason=f"mpi4py or {MPIEXEC} missing (pip install 'nnkit[dist]')")
+                               reason=f"mpi4py or mpiexec missing (pip install 'nnkit[dist]')")
 
 
 def launch(scenario: str, n: int | None, *extra: str, timeout: float = 240, env: dict | None = None):
@@ -165,3 +169,13 @@ def test_sampler_unshuffled_matches_pytorch(n, replicas, drop_last):
 
 def test_reduce_op_names_are_pytorchs():
     assert {op.name for op in dist.ReduceOp} >= {"SUM", "AVG", "MAX", "MIN", "PRODUCT"}
+
+
+@pytest.mark.gpu
+@needs_mpi
+def test_nccl_refuses_more_ranks_than_gpus_instead_of_hanging():
+    import cupy
+    n = cupy.cuda.runtime.getDeviceCount() + 1
+    result = launch("gpu", n, timeout=120, env={"NNKIT_TEST_BACKEND": "nccl"})
+    assert result.returncode != 0
+    assert "NCCL needs one GPU per rank" in result.stderr, result.stderr

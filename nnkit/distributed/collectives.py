@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import enum
 import pickle
+import socket
 import sys
 import time
 import traceback
@@ -162,26 +163,25 @@ class _MPIGroup:
         self.ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.MAX: MPI.MAX,
                     ReduceOp.MIN: MPI.MIN, ReduceOp.PRODUCT: MPI.PROD}
 
-    def start(self, what: str, request, finish=None) -> Work:
-        return Work(what, request.Test, finish, self.timeout)
+    def _mpi_work(self, what: str, request) -> Work:
+        return Work(what, request.Test, None, self.timeout)
 
     def all_reduce(self, array, op: ReduceOp, what: str) -> Work:
         MPI = self.MPI
-        request = self.comm.Iallreduce(MPI.IN_PLACE, array, op=self.ops[op])
-        return self.start(what, request)
+        return self._mpi_work(what, self.comm.Iallreduce(MPI.IN_PLACE, array, op=self.ops[op]))
 
     def broadcast(self, array, src: int, what: str) -> Work:
-        return self.start(what, self.comm.Ibcast(array.reshape(-1).view(numpy.uint8), root=src))
+        return self._mpi_work(what, self.comm.Ibcast(array.reshape(-1).view(numpy.uint8), root=src))
 
     def all_gather(self, out, array, what: str) -> Work:
-        return self.start(what, self.comm.Iallgather(array.reshape(-1).view(numpy.uint8),
-                                                     out.reshape(-1).view(numpy.uint8)))
+        return self._mpi_work(what, self.comm.Iallgather(array.reshape(-1).view(numpy.uint8),
+                                                         out.reshape(-1).view(numpy.uint8)))
 
     def reduce_scatter(self, out, array, op: ReduceOp, what: str) -> Work:
-        return self.start(what, self.comm.Ireduce_scatter_block(array, out, op=self.ops[op]))
+        return self._mpi_work(what, self.comm.Ireduce_scatter_block(array, out, op=self.ops[op]))
 
     def barrier(self, what: str) -> Work:
-        return self.start(what, self.comm.Ibarrier())
+        return self._mpi_work(what, self.comm.Ibarrier())
 
     def abort(self, code: int) -> None:
         self.comm.Abort(code)
@@ -207,12 +207,25 @@ class _NCCLGroup(_MPIGroup):
                                "(cupy.is_available() is False); use backend='mpi'")
         from cupy.cuda import nccl
         self.cupy, self.nccl = cupy, nccl
-        cupy.cuda.Device(self.rank % cupy.cuda.runtime.getDeviceCount()).use()
-        uid = numpy.zeros(128, dtype=numpy.int8)  # NCCL_UNIQUE_ID_BYTES
+        gpu = self.rank % cupy.cuda.runtime.getDeviceCount()
+        places = numpy.zeros((self.world_size, 65), dtype=numpy.uint8)
+        mine = numpy.frombuffer(f"{socket.gethostname()[:60]}:{gpu}".encode().ljust(65), numpy.uint8)
+        _MPIGroup.all_gather(self, places, mine, "init_process_group(nccl): where each rank runs").wait()
+        if len({bytes(row) for row in places}) < self.world_size:
+            raise RuntimeError(f"init_process_group(backend='nccl'): {self.world_size} ranks but only "
+                               f"{cupy.cuda.runtime.getDeviceCount()} GPU(s) on this machine, and NCCL needs one GPU "
+                               "per rank (it hangs rather than share one); start fewer ranks, or use backend='mpi'")
+        cupy.cuda.Device(gpu).use()
+        # NCCL_UNIQUE_ID_BYTES, then whether CuPy gave them as bytes (CuPy 14) or a tuple of ints (before)
+        uid = numpy.zeros(129, dtype=numpy.int8)
         if self.rank == 0:
-            uid[:] = nccl.get_unique_id()
+            given = nccl.get_unique_id()
+            as_bytes = isinstance(given, bytes)
+            uid[:128] = numpy.frombuffer(given, numpy.int8) if as_bytes else given
+            uid[128] = as_bytes
         _MPIGroup.broadcast(self, uid, 0, "init_process_group(nccl): broadcast of NCCL's unique id").wait()
-        self.nccl_comm = nccl.NcclCommunicator(self.world_size, tuple(int(v) for v in uid), self.rank)
+        unique_id = uid[:128].tobytes() if uid[128] else tuple(int(v) for v in uid[:128])
+        self.nccl_comm = nccl.NcclCommunicator(self.world_size, unique_id, self.rank)
         self.nccl_ops = {ReduceOp.SUM: nccl.NCCL_SUM, ReduceOp.AVG: nccl.NCCL_SUM, ReduceOp.MAX: nccl.NCCL_MAX,
                          ReduceOp.MIN: nccl.NCCL_MIN, ReduceOp.PRODUCT: nccl.NCCL_PROD}
         self.types = {numpy.dtype(k): getattr(nccl, v) for k, v in
@@ -228,11 +241,11 @@ class _NCCLGroup(_MPIGroup):
             raise TypeError(f"{what}: the nccl backend has no {array.dtype} type")
         return self.types[array.dtype]
 
-    def start(self, what: str, request=None, finish=None) -> Work:
+    def _stream_work(self, what: str) -> Work:
         stream = self.cupy.cuda.get_current_stream()
         event = self.cupy.cuda.Event(disable_timing=True)
         event.record(stream)
-        return Work(what, lambda: event.done, finish, self.timeout)
+        return Work(what, lambda: event.done, None, self.timeout)
 
     def _stream(self) -> int:
         return self.cupy.cuda.get_current_stream().ptr
@@ -240,21 +253,21 @@ class _NCCLGroup(_MPIGroup):
     def all_reduce(self, array, op, what):
         t = self._type(array, what)
         self.nccl_comm.allReduce(array.data.ptr, array.data.ptr, array.size, t, self.nccl_ops[op], self._stream())
-        return self.start(what)
+        return self._stream_work(what)
 
     def broadcast(self, array, src, what):
         self.nccl_comm.bcast(array.data.ptr, array.size, self._type(array, what), src, self._stream())
-        return self.start(what)
+        return self._stream_work(what)
 
     def all_gather(self, out, array, what):
         self._type(out, what)
         self.nccl_comm.allGather(array.data.ptr, out.data.ptr, array.size, self._type(array, what), self._stream())
-        return self.start(what)
+        return self._stream_work(what)
 
     def reduce_scatter(self, out, array, op, what):
         self.nccl_comm.reduceScatter(array.data.ptr, out.data.ptr, out.size, self._type(array, what),
                                      self.nccl_ops[op], self._stream())
-        return self.start(what)
+        return self._stream_work(what)
 
     def barrier(self, what):
         flag = self.cupy.zeros(1, dtype=self.cupy.float32)

@@ -179,3 +179,13 @@ def test_nccl_refuses_more_ranks_than_gpus_instead_of_hanging():
     result = launch("gpu", n, timeout=120, env={"NNKIT_TEST_BACKEND": "nccl"})
     assert result.returncode != 0
     assert "NCCL needs one GPU per rank" in result.stderr, result.stderr
+
+
+@needs_mpi
+def test_the_example_trains_the_digits_on_two_processes():
+    example = Path(__file__).resolve().parent.parent / "examples" / "train_ddp.py"
+    result = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(example), "--epochs", "10",
+                             "--accumulate", "2", "--min-accuracy", "0.9"], capture_output=True, text=True,
+                            timeout=240, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 process(es)" in result.stdout and "test accuracy" in result.stdout

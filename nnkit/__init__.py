@@ -34,6 +34,7 @@ nnkit.models.bert          BERT, from_pretrained, mean pooling, minilm_path     
 nnkit.text (WordPiece)     WordPieceTokenizer, BERT's tokenizer                  09
 nnkit.nn.lora              LoRA adapters, apply_lora, merging; count_parameters  09
 nnkit.data.spam            the SpamAssassin e-mails (npm, cached, checked)       09
+nnkit.nn.upsampling        Upsample, interpolate (generative models)             10
 nnkit.distributed          process groups and collectives (MPI, NCCL), ZeRO-1    11
 nnkit.nn.parallel          DistributedDataParallel                               11
 nnkit.amp                  autocast, bfloat16, GradScaler (mixed precision)      11

@@ -44,6 +44,9 @@ for _name in ("models.bert", "models.BertModel", "models.BertConfig", "models.me
               "text.WordPieceTokenizer", "nn.lora", "nn.LoRALinear", "nn.count_parameters", "data.spam",
               "data.load_spam_assassin", "data.SpamAssassin"):
     INTRODUCED[_name] = 9
+# Chapter 10: resizing for generative models (ConvTranspose2d, Unflatten and the losses came earlier).
+for _name in ("upsampling", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "interpolate"):
+    INTRODUCED[f"nn.{_name}"] = INTRODUCED[f"nn.functional.{_name}"] = 10
 
 
 def chapter_of(path: str) -> int:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import nnkit
@@ -189,3 +188,13 @@ def test_the_example_trains_the_digits_on_two_processes():
                             timeout=240, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 process(es)" in result.stdout and "test accuracy" in result.stdout
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import nnkit.data.distributed
+    for module in (nnkit.data.distributed, nnkit.distributed.collectives, nnkit.nn.parallel,
+                   nnkit.distributed.optim):
+        result = doctest.testmod(module, verbose=False)
+        assert result.failed == 0, module.__name__

@@ -26,7 +26,7 @@ import socket
 import sys
 import time
 import traceback
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy
 

@@ -84,77 +84,126 @@ def private_uses(source: str, library_private: set) -> list[str]:
 
 
 def timed_asserts(source: str) -> list[str]:
-    """Assert statements whose condition depends on a wall-clock measurement."""
+    """Assert statements whose condition depends on a wall-clock measurement.
+
+    A taint analysis in source order: a clock reading taints what is computed from it, through
+    assignments, loops, appends and functions that return it; a name assigned something else is
+    clean again. Records keep their fields apart: in ``{"acc": a, "seconds": t}`` or a function
+    returning ``(peak, seconds, grads)``, only the timing field is tainted, so asserting on the
+    accuracy or the memory of a timed run is allowed.
+    """
     tree = ast.parse(source)
+    tainted: set = set()                 # names holding a timing
+    fields: dict = {}                    # record name -> its timing keys or tuple positions
+    returns_timing: set = set()          # functions returning a timing
+    returns_fields: dict = {}            # functions returning a tuple with timings at these positions
+    function_of = {ret: fn.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+                   for ret in ast.walk(fn) if isinstance(ret, ast.Return)}
 
-    def calls_timer(node) -> bool:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Call):
-                f = sub.func
-                if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("time", "timeit"):
-                    if f.attr in TIMERS:
-                        return True
-                elif isinstance(f, ast.Name) and (f.id in BARE_TIMERS or f.id in timing_functions):
+    def is_timer_call(node) -> bool:
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("time", "timeit"):
+            return f.attr in TIMERS
+        return isinstance(f, ast.Name) and (f.id in BARE_TIMERS or f.id in returns_timing)
+
+    def root_name(node):
+        while isinstance(node, ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def tainted_expr(node) -> bool:
+        if isinstance(node, ast.Call) and is_timer_call(node):
+            return True
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and root_name(node) in fields:
+            return node.slice.value in fields[root_name(node)]     # one field of a record
+        if isinstance(node, ast.Name):
+            return node.id in tainted
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            for gen in node.generators:
+                if not bind_record_items(gen.target, gen.iter) and tainted_expr(gen.iter):
                     return True
-        return False
+            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            return any(tainted_expr(part) for part in parts)
+        return any(tainted_expr(child) for child in ast.iter_child_nodes(node))
 
-    def names_in(node) -> set:
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    def bind_record_items(target, iterable) -> bool:
+        """Looping over a record collection (``R``, ``R.values()``, ``R.items()``): the loop variable
+        is one record and keeps its fields apart. Returns whether ``iterable`` was such a loop."""
+        items = (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute)
+                 and iterable.func.attr in ("items", "values"))
+        base = iterable.func.value if items else iterable
+        name = root_name(base)
+        if name not in fields:
+            return False
+        if items and iterable.func.attr == "items" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            target = target.elts[1]
+        if isinstance(target, ast.Name):
+            fields[target.id] = fields[name]
+        elif isinstance(target, ast.Tuple):
+            tainted.update(n.id for i, n in enumerate(target.elts) if isinstance(n, ast.Name) and i in fields[name])
+        return True
+
+    def record_fields(value):
+        """The timing fields of a record built by ``value``, or None if it is not a record."""
+        if isinstance(value, ast.Dict):
+            keys = set()
+            for k, v in zip(value.keys, value.values):
+                sub = record_fields(v)
+                keys |= sub if sub is not None else ({k.value} if isinstance(k, ast.Constant) and tainted_expr(v)
+                                                     else set())
+            return keys
+        if isinstance(value, (ast.DictComp, ast.ListComp)):
+            return record_fields(value.value if isinstance(value, ast.DictComp) else value.elt)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in returns_fields:
+            return returns_fields[value.func.id]
+        return None
 
     def targets_of(node) -> set:
         return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
-    # A function that reads the clock and returns something is a timer too (best_time(fn, repeats)).
-    timing_functions: set = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and any(isinstance(s, ast.Return) and s.value is not None
-                                                     for s in ast.walk(node)):
-            timing_functions.add(node.name) if calls_timer(node) else None
-    # Taint, in source order: names computed from a clock reading, followed through assignments,
-    # loops and appends; a name assigned something else afterwards is clean again.
-    tainted: set = set()
-    tainted_keys: set = set()
-
-    def is_tainted(node) -> bool:
-        return calls_timer(node) or bool(names_in(node) & tainted) or any(
-            isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value in tainted_keys
-            for n in ast.walk(node))
-
-    def timing_keys(record: ast.Dict) -> set:
-        keys = set()
-        for k, v in zip(record.keys, record.values):
-            if isinstance(v, ast.Dict):
-                keys |= timing_keys(v)
-            elif isinstance(k, ast.Constant) and is_tainted(v):
-                keys.add(k.value)
-        return keys
-
     found = []
     steps = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For,
-                                                         ast.Call, ast.Assert))]
+                                                         ast.Call, ast.Assert, ast.Return))]
     for node in sorted(steps, key=lambda n: (n.lineno, n.col_offset)):
         if isinstance(node, ast.Assert):
-            if is_tainted(node.test):
+            if tainted_expr(node.test):
                 found.append(ast.unparse(node))
+        elif isinstance(node, ast.Return):
+            if node.value is not None and node in function_of:
+                if isinstance(node.value, ast.Tuple):
+                    positions = {i for i, e in enumerate(node.value.elts) if tainted_expr(e)}
+                    if positions:
+                        returns_fields[function_of[node]] = positions
+                elif tainted_expr(node.value):
+                    returns_timing.add(function_of[node])
         elif isinstance(node, ast.For):
             names = targets_of(node.target)
-            tainted = tainted | names if is_tainted(node.iter) else tainted - names
+            if not bind_record_items(node.target, node.iter):
+                tainted = tainted | names if tainted_expr(node.iter) else tainted - names
         elif isinstance(node, ast.Call):
             if (isinstance(node.func, ast.Attribute) and node.func.attr in ("append", "extend", "update", "setdefault")
-                    and isinstance(node.func.value, ast.Name) and any(is_tainted(a) for a in node.args)):
+                    and isinstance(node.func.value, ast.Name) and any(tainted_expr(a) for a in node.args)):
                 tainted.add(node.func.value.id)
         elif node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if isinstance(node.value, ast.Dict):
-                # A record with a timing among other fields: only that field's key is a timing.
-                tainted_keys.update(timing_keys(node.value))
-            elif is_tainted(node.value) or (isinstance(node, ast.AugAssign) and names_in(node.target) & tainted):
-                for t in targets:
-                    tainted |= targets_of(t) | ({t.value.id} if isinstance(t, ast.Subscript)
-                                                and isinstance(t.value, ast.Name) else set())
-            else:
-                for t in targets:
-                    tainted -= targets_of(t)
+            record = record_fields(node.value)
+            for t in targets:
+                name = root_name(t)
+                if record is not None and isinstance(t, ast.Tuple):      # unpacked: the timing positions
+                    for i, elt in enumerate(t.elts):
+                        (tainted.update if i in record else tainted.difference_update)(targets_of(elt))
+                elif record is not None and name is not None:
+                    if record:
+                        fields[name] = fields.get(name, set()) | record if isinstance(t, ast.Subscript) else record
+                    elif isinstance(t, ast.Name):
+                        fields.pop(name, None)
+                        tainted.discard(name)
+                elif tainted_expr(node.value) or (isinstance(node, ast.AugAssign) and tainted_expr(node.target)):
+                    tainted |= targets_of(t) | ({name} if isinstance(t, ast.Subscript) and name else set())
+                elif isinstance(t, ast.Name) or isinstance(t, ast.Tuple):
+                    for clean in targets_of(t):
+                        tainted.discard(clean)
+                        fields.pop(clean, None)
     return found
 
 
@@ -208,6 +257,19 @@ def test_own_and_dunder_names_pass(source):
 ])
 def test_timed_asserts_are_caught(source):
     assert timed_asserts(source)
+
+
+def test_records_keep_their_timing_field_apart():
+    source = ("def measure(k):\n    s = time.perf_counter()\n    peak = run(k)\n    seconds = time.perf_counter() - s\n"
+              "    return peak, seconds\n"
+              "results = {k: measure(k) for k in (0, 1)}\nassert results[1][0] < 0.5 * results[0][0]\n"
+              "assert results[1][1] < results[0][1]\nr = measure(2)\nassert r[0] > 0\n"
+              "for k, (peak, seconds) in results.items():\n    assert peak > 0\n    assert seconds < 1\n"
+              "best = {k: rec[0] for k, rec in results.items()}\nassert best[0] > best[1]\n"
+              "slow = [rec[1] for rec in results.values()]\nassert slow[0] > 0\n"
+              "mem, t = measure(3)\nassert mem > 0\nassert t < 2")
+    assert timed_asserts(source) == ["assert results[1][1] < results[0][1]", "assert seconds < 1",
+                                     "assert slow[0] > 0", "assert t < 2"]
 
 
 def test_untimed_asserts_pass():

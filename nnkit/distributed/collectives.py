@@ -14,7 +14,10 @@ Nothing may hang. Every collective is started non-blocking (``Iallreduce``,
 :func:`init_process_group`); past it, the wait raises :class:`DistBackendError`.
 An exception that nobody catches, on any rank, prints the rank and the error
 and calls ``MPI_Abort``, so ``mpiexec`` ends the whole job with a non-zero exit
-status instead of leaving the other ranks waiting forever.
+status instead of leaving the other ranks waiting forever; a rank killed by a
+signal ends the job too (``mpiexec`` sees to that). A rank that leaves quietly
+while the others still wait for it (``sys.exit``, or a script that returns
+early on one rank) is noticed by their timeout.
 """
 
 from __future__ import annotations
@@ -590,6 +593,8 @@ def reduce_scatter(output: Tensor, input_list: list, op: ReduceOp = ReduceOp.SUM
 def barrier(group=None, async_op: bool = False, device_ids=None) -> Work | None:
     """Wait until every rank has reached this call."""
     pg = _group(group, "barrier")
+    if device_ids is not None:
+        raise NotImplementedError("barrier: device_ids is not supported (each nccl rank uses GPU rank % count)")
     return _start(pg.barrier("barrier"), async_op)
 
 

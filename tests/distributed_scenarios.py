@@ -155,6 +155,16 @@ def ddp(rank, world):
             close(a, b, f"DDP {dtype} parameter {i} vs one process on the global batch", **tol)
     assert list(model.state_dict())[0] == "module.0.weight"
 
+    # Overlap: by the time backward reaches the first layer, the last layers' buckets are already on the wire.
+    net = _mlp(rank)
+    launched = []
+    net[0].weight.register_post_accumulate_grad_hook(  # registered before DDP's: runs first
+        lambda p: launched.append([b.work is not None for b in wrapped._buckets]))
+    wrapped = DistributedDataParallel(net, bucket_cap_mb=0.0005)
+    Xo, yo = _data(4)
+    nn.functional.cross_entropy(wrapped(Xo), yo).backward()
+    assert launched and launched[0][0] and not launched[0][-1], launched  # first bucket started, last not yet
+
     # no_sync: k micro-batches, the first k - 1 without communication, equal the large batch.
     micro, per_micro = 3, 2
     X, y = _data(micro * per_micro * world)

@@ -428,3 +428,35 @@ def test_float16_training_with_scaler_matches_torch():
     named = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         assert rel_err(p.detach().numpy(), named[name].detach().numpy()) < 1e-2, name
+
+
+# --- on a GPU -----------------------------------------------------------------------
+
+@pytest.mark.gpu
+def test_float16_autocast_and_scaler_on_cuda_match_the_cpu():
+    def run(device):
+        nnkit.manual_seed(0)
+        model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10)).to(device)
+        x = nnkit.randn(64, 16).to(device)
+        y = nnkit.randint(0, 10, (64,)).to(device)
+        opt = nnkit.optim.SGD(model.parameters(), lr=0.1)
+        scaler = GradScaler(device, init_scale=2.0 ** 40, growth_interval=2)
+        scales, dtypes = [], None
+        for _ in range(6):
+            with nnkit.autocast(device, dtype=nnkit.float16):
+                out = model(x)
+                loss = F.cross_entropy(out, y)
+            dtypes = (out.dtype, loss.dtype)
+            opt.zero_grad()
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            scales.append(scaler.get_scale())
+        return dtypes, scales, [p.detach().cpu().numpy() for p in model.parameters()]
+
+    (gpu_dtypes, gpu_scales, gpu_params), (_, cpu_scales, cpu_params) = run("cuda"), run("cpu")
+    assert gpu_dtypes == (nnkit.float16, nnkit.float32)
+    assert gpu_scales == cpu_scales and gpu_scales[0] < 2.0 ** 40  # the first step overflowed on both
+    for g, c in zip(gpu_params, cpu_params):
+        assert rel_err(g, c) < 1e-2

@@ -56,6 +56,24 @@ def test_a_bfloat16_leaf_can_require_grad_and_promotes_with_float32():
     assert w.grad.dtype == BF16
 
 
+def test_a_module_can_be_cast_to_bfloat16_and_trained():
+    nnkit.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(BF16)
+    assert all(p.dtype == BF16 for p in model.parameters())
+    x = nnkit.randn(32, 4).to(BF16)
+    target = x.float().sum(1, keepdim=True)
+    opt = nnkit.optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(40):
+        loss = F.mse_loss(model(x).float(), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert model[0].weight.grad.dtype == BF16 and model[0].weight.dtype == BF16
+    assert losses[-1] < 0.5 * losses[0]
+
+
 # --- the policy ---------------------------------------------------------------
 
 def small_inputs():

@@ -58,9 +58,9 @@ def test_a_bfloat16_leaf_can_require_grad_and_promotes_with_float32():
 
 def test_a_module_can_be_cast_to_bfloat16_and_trained():
     nnkit.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(BF16)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).bfloat16()
     assert all(p.dtype == BF16 for p in model.parameters())
-    x = nnkit.randn(32, 4).to(BF16)
+    x = nnkit.randn(32, 4).bfloat16()
     target = x.float().sum(1, keepdim=True)
     opt = nnkit.optim.SGD(model.parameters(), lr=0.05)
     losses = []

@@ -409,6 +409,10 @@ class Module:
         """Cast the floating-point parameters and buffers to float16, in place."""
         return self.to(backend.float16)
 
+    def bfloat16(self) -> "Module":
+        """Cast the floating-point parameters and buffers to bfloat16 (needs ml_dtypes), in place."""
+        return self.to(backend.bfloat16)
+
     # --- saving and loading --------------------------------------------------
     def state_dict(self, *, destination: OrderedDict | None = None, prefix: str = "", keep_vars: bool = False
                    ) -> OrderedDict:

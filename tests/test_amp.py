@@ -478,3 +478,23 @@ def test_float16_autocast_and_scaler_on_cuda_match_the_cpu():
     assert gpu_scales == cpu_scales and gpu_scales[0] < 2.0 ** 40  # the first step overflowed on both
     for g, c in zip(gpu_params, cpu_params):
         assert rel_err(g, c) < 1e-2
+
+
+def test_the_weight_cast_cache_lives_for_the_region_as_in_pytorch():
+    lin = nn.Linear(4, 4)
+    opt = nnkit.optim.SGD(lin.parameters(), lr=1.0)
+    x = nnkit.randn(2, 4)
+    for cache_enabled, changed in ((True, False), (False, True)):
+        with nnkit.autocast("cpu", dtype=BF16, cache_enabled=cache_enabled):
+            first = lin(x)
+            first.float().sum().backward()
+            opt.step()
+            second = lin(x)
+        assert (not np.array_equal(first.detach().float().numpy(), second.detach().float().numpy())) == changed
+    with nnkit.autocast("cpu", dtype=BF16):
+        before = lin(x)
+    before.float().sum().backward()
+    opt.step()
+    with nnkit.autocast("cpu", dtype=BF16):
+        after = lin(x)  # a new region casts the updated weights
+    assert not np.array_equal(before.detach().float().numpy(), after.detach().float().numpy())

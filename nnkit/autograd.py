@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import threading
 import traceback
 from typing import Callable, Iterable, Sequence
@@ -313,10 +314,14 @@ def _key(t):
     return t.grad_fn if t.grad_fn is not None else t
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
 def _check_anomaly(node: Node, parent_grads) -> None:
     for i, pg in enumerate(parent_grads):
         if pg is not None and pg.dtype.kind in "fc" and bool(pg._xp.isnan(pg.array).any()):
-            where = "".join(node.trace[-6:]) if node.trace else "(recorded outside detect_anomaly)\n"
+            frames = [f for f in node.trace or () if not f.lstrip().startswith(f'File "{_PACKAGE}')]
+            where = "".join(frames[-3:]) if frames else "(recorded outside detect_anomaly)\n"
             raise RuntimeError(f"Function '{node.name}Backward' returned nan values in its {i}th output. "
                                f"The forward call that made it:\n{where}")
 

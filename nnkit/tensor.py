@@ -277,9 +277,13 @@ class Tensor:
                     f"{op}: in-place change of a view (shape {tuple(self.shape)}) of a tensor "
                     f"{'that requires grad' if self._base.requires_grad else ''} while recording gradients "
                     "is not supported; change the tensor itself (base[index] = value), or clone() the view")
-            old = Tensor._wrap(self.array)
-            old.requires_grad, old.grad_fn, old._vc = self.requires_grad, self.grad_fn, self._counter()
+            old = self._stand_in(self.array, self._counter())
             result = compute(old, *others)
+            if result.grad_fn is not None and builtins.any(c is old._vc for c, *_ in result.grad_fn.saved):
+                # Its backward reads the old values (mul_ by a tensor that requires grad):
+                # keep a copy of them, as PyTorch keeps "original_self".
+                old = self._stand_in(self.array.copy(), [0])
+                result = compute(old, *others)
             if result.dtype != self.dtype:
                 result = result.to(self.dtype)
             if result.shape != self.shape:
@@ -309,6 +313,12 @@ class Tensor:
                 node.retained = weakref.ref(self)
             self.grad_fn, self.requires_grad = node, True
         return self
+
+    def _stand_in(self, array, counter: list) -> "Tensor":
+        """The tensor's old value in the graph: its old ``grad_fn``, over ``array``."""
+        old = Tensor._wrap(array)
+        old.requires_grad, old.grad_fn, old._vc = self.requires_grad, self.grad_fn, counter
+        return old
 
     def _fill_(self, op: str, value) -> "Tensor":
         return self._inplace(op, ops._replace, value if isinstance(value, Tensor) else

@@ -16,6 +16,7 @@ their array module (``x._xp``), never for NumPy by name, so CuPy works too.
 from __future__ import annotations
 
 import builtins  # sum, max, min, abs, any and all are ops in this module
+import functools
 from typing import NamedTuple, Sequence
 
 import numpy
@@ -496,6 +497,20 @@ def allclose(a: Tensor, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _accumulates_in_float32(op):
+    """float16 inputs are reduced in float32 and the result rounded back to float16, as
+    PyTorch does on the CPU: summing 4,096 values of 20 in float16 would pass 65,504, its
+    largest finite value, and give inf (and a softmax over 70,000 equal logits, zeros)."""
+    @functools.wraps(op)
+    def reduce(a, *args, **kwargs):
+        if isinstance(a, Tensor) and a.array.dtype == backend.float16:
+            return to(op(to(a, backend.float32), *args, **kwargs), backend.float16)
+        return op(a, *args, **kwargs)
+    return reduce
+
+
+@_accumulates_in_float32
+
 def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all); the gradient is spread back."""
     dims = _dims(dim, a.ndim, "sum")
@@ -506,6 +521,7 @@ def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return _make(out, (a,), lambda g: (_grad_of_reduction(g, shape, dims, keepdim),), "Sum", ())
 
 
+@_accumulates_in_float32
 def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Average over ``dim``."""
     if a.dtype.kind != "f":
@@ -515,6 +531,7 @@ def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return sum(a, dims, keepdim) / (count if count else float("nan"))
 
 
+@_accumulates_in_float32
 def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch.
 
@@ -529,6 +546,7 @@ def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
     return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)
 
 
+@_accumulates_in_float32
 def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Standard deviation: the square root of :func:`var`. Where it is 0 (constant
     values) its gradient is 0, as in PyTorch, rather than sqrt's 0/0."""
@@ -542,6 +560,7 @@ def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
     return _make(out, (v,), backward, "Std", (), output=True)
 
 
+@_accumulates_in_float32
 def prod(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Product over ``dim`` (or all). The gradient is the product of the *other*
     elements, from prefix and suffix products, so zeros are handled exactly."""
@@ -649,6 +668,7 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return Tensor._wrap(a.array.any(axis=_dims(dim, a.ndim, "any"), keepdims=keepdim))
 
 
+@_accumulates_in_float32
 def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     """log Σ e^a over ``dim``, shifted by the max so that it never overflows.
 
@@ -669,6 +689,7 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     return _make(result, (a,), backward, "Logsumexp", output=True)
 
 
+@_accumulates_in_float32
 def softmax(a: Tensor, dim: int = -1) -> Tensor:
     """e^a / Σ e^a along ``dim``, stable for any input size (fused backward:
     dL/da = s ⊙ (g − Σ g ⊙ s))."""
@@ -685,6 +706,7 @@ def softmax(a: Tensor, dim: int = -1) -> Tensor:
     return _make(out, (a,), backward, "Softmax", (), output=True)
 
 
+@_accumulates_in_float32
 def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     """a − logsumexp(a) along ``dim`` (fused backward: g − softmax · Σ g)."""
     a = _float(a)
@@ -699,12 +721,14 @@ def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     return _make(out, (a,), backward, "LogSoftmax", (), output=True)
 
 
+@_accumulates_in_float32
 def cumsum(a: Tensor, dim: int) -> Tensor:
     """Running sum along ``dim``; the gradient is the running sum from the other end."""
     d = _dim(dim, a.ndim, "cumsum")
     return _make(a._xp.cumsum(a.array, axis=d), (a,), lambda g: (flip(cumsum(flip(g, d), d), d),), "Cumsum", ())
 
 
+@_accumulates_in_float32
 def norm(a: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements by default)."""
     if p == 2:

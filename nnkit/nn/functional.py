@@ -244,6 +244,9 @@ def _normalize(x: Tensor, dims: tuple, eps: float):
     mean, var and sqrt: with x̂ the output and g its gradient,
     dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(var + eps).
     """
+    if x.dtype == backend.float16:  # statistics in float32, as PyTorch on the CPU: 300² overflows float16
+        out, mean, var = _normalize(x.float(), dims, eps)
+        return out.half(), mean, var
     a = x.array
     mean = a.mean(axis=dims, keepdims=True)
     centred = a - mean

@@ -156,7 +156,7 @@ def _sum_to(g: Tensor, shape: tuple) -> Tensor:
 
 def _dim(dim, ndim: int, op: str) -> int:
     """Normalise one ``dim`` (an int; negative allowed). A 0-d tensor accepts 0 and -1, as in PyTorch."""
-    if not isinstance(dim, (int, numpy.integer)):
+    if isinstance(dim, (bool, numpy.bool_)) or not isinstance(dim, (int, numpy.integer)):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if not -builtins.max(ndim, 1) <= dim < builtins.max(ndim, 1):
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
@@ -168,6 +168,8 @@ def _dims(dim, ndim: int, op: str) -> tuple | None:
     (None, meaning every dim, for a 0-d tensor, whose arrays have no axis 0)."""
     if dim is None:
         return None
+    if not isinstance(dim, (int, numpy.integer, tuple, list)):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
     dims = {_dim(d, ndim, op) for d in ((dim,) if isinstance(dim, (int, numpy.integer)) else dim)}
     return tuple(sorted(dims)) if ndim else None
 
@@ -754,6 +756,8 @@ def _shape_arg(shape: tuple) -> tuple:
 def reshape(a: Tensor, *shape) -> Tensor:
     """The same values in a new shape (one entry may be -1)."""
     shape = _shape_arg(shape)
+    if not builtins.all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"reshape: the shape must be ints, got {tuple(shape)}")
     try:
         out = a.array.reshape(shape)
     except (ValueError, TypeError):
@@ -767,6 +771,7 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     n = builtins.max(a.ndim, 1)
     for d in (dim0, dim1):
+        _dim(d, a.ndim, "transpose")
         if not -n <= d < n:
             raise IndexError(f"transpose: dim {d} is out of range for a tensor with {a.ndim} dimensions")
     return _view(a._xp.swapaxes(a.array, dim0, dim1), a, lambda g: (transpose(g, dim0, dim1),), "Transpose")
@@ -775,6 +780,8 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
 def permute(a: Tensor, *dims) -> Tensor:
     """Reorder the dims (a view); the gradient is permuted back."""
     dims = _shape_arg(dims)
+    for d in dims:
+        _dim(d, a.ndim, "permute")
     if sorted(d % builtins.max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
         raise RuntimeError(f"permute: {tuple(dims)} is not a permutation of the {a.ndim} dims of shape "
                            f"{tuple(a.shape)}")
@@ -834,6 +841,7 @@ def squeeze(a: Tensor, dim=None) -> Tensor:
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim``."""
+    _dim(dim, a.ndim + 1, "unsqueeze")
     if not -a.ndim - 1 <= dim <= a.ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {a.ndim} dimensions")
     d = dim % (a.ndim + 1)
@@ -844,7 +852,7 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one."""
     if a.ndim == 0:
         return reshape(a, (1,))
-    s, e = start_dim % a.ndim, end_dim % a.ndim
+    s, e = _dim(start_dim, a.ndim, "flatten"), _dim(end_dim, a.ndim, "flatten")
     if s > e:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])

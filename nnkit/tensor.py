@@ -413,8 +413,48 @@ def _to_array(data, dtype=None, device=None):
     if hasattr(data, "dtype"):  # arrays and NumPy scalars keep their dtype
         dtype = data.dtype if dtype is None else dtype
         return backend.to_module(data, xp).astype(dtype, copy=True)
-    host = numpy.asarray(data)
-    return xp.asarray(host.astype(_infer_dtype(host) if dtype is None else dtype))
+    try:
+        host = numpy.asarray(data)
+    except ValueError:
+        raise ValueError(f"tensor: {_ragged(data) or 'the nested lists do not form a rectangular array'}; "
+                         "every row must have the same length") from None
+    if host.dtype == object and dtype is None:
+        _check_int64(host)
+    try:
+        return xp.asarray(host.astype(_infer_dtype(host) if dtype is None else dtype))
+    except OverflowError:
+        _check_int64(host, numpy.dtype(dtype))
+        raise
+
+
+def _ragged(data, where: str = "") -> str | None:
+    """Where nested lists stop being rectangular, for the error message."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    nested = [isinstance(d, (list, tuple)) for d in data]
+    if any(nested) and not all(nested):
+        i = nested.index(not nested[0])
+        what = lambda j: "a list" if nested[j] else "a number"  # noqa: E731
+        return f"the nested list is ragged: element {where}[{i}] is {what(i)} but {where}[0] is {what(0)}"
+    if all(nested):
+        for i, d in enumerate(data):
+            if len(d) != len(data[0]):
+                return (f"the nested list is ragged: element {where}[{i}] has {len(d)} entries but "
+                        f"{where}[0] has {len(data[0])}")
+        for i, d in enumerate(data):
+            found = _ragged(d, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _check_int64(host: numpy.ndarray, dtype: numpy.dtype = numpy.dtype("int64")) -> None:
+    """Raise naming the integer that does not fit (NumPy made an object array of it, or cannot cast it)."""
+    info = numpy.iinfo(dtype) if dtype.kind in "iu" else None
+    for v in host.reshape(-1):
+        if isinstance(v, int) and not isinstance(v, bool) and info is not None and not info.min <= v <= info.max:
+            raise OverflowError(f"tensor: the integer {v} does not fit in {dtype} (from {info.min} to {info.max}); "
+                                "pass dtype=nnkit.float64 to store it as a float")
 
 
 def _nested_values(data):

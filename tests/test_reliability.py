@@ -447,3 +447,59 @@ def test_clip_grad_norm_of_non_finite_gradients_as_pytorch():
         assert p.grad.tolist()[1] == 1.0
         lib.nn.utils.clip_grad_norm_([p], 1.0)
         assert np.isnan(p.grad.tolist()).all() or p.grad.tolist()[1] == 0.0
+
+
+# --- clearer errors ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: nn.Linear(-1, 3), ValueError, "Linear: in_features must be an int >= 0, got -1"),
+    (lambda: nn.Linear(4, 2.5), TypeError, "Linear: out_features must be an int, got 2.5"),
+    (lambda: nn.Bilinear(2, -2, 3), ValueError, "Bilinear: in2_features"),
+    (lambda: nn.Conv2d(3, -8, 3), ValueError, "Conv2d: out_channels must be an int >= 0, got -8"),
+    (lambda: nn.Conv2d(3, 8, 0), ValueError, r"Conv2d: kernel_size\[0\] must be an int >= 1, got 0"),
+    (lambda: nn.ConvTranspose2d(3, 8, (2, -1)), ValueError, r"ConvTranspose2d: kernel_size\[1\]"),
+    (lambda: nn.Embedding(-5, 3), ValueError, "Embedding: num_embeddings must be an int >= 0, got -5"),
+    (lambda: nn.LayerNorm((4, -2)), ValueError, r"LayerNorm: normalized_shape\[1\] must be an int >= 0"),
+    (lambda: nn.BatchNorm2d(-1), ValueError, "BatchNorm2d: num_features"),
+    (lambda: nn.LSTM(-1, 4), ValueError, "LSTM: input_size"),
+    (lambda: nn.GRU(3, 0), ValueError, "GRU: hidden_size must be an int >= 1, got 0"),
+    (lambda: nn.RNNCell(3, "4"), TypeError, "RNNCell: hidden_size must be an int"),
+    (lambda: nn.MultiheadAttention(0, 1), ValueError, "MultiheadAttention: embed_dim must be an int >= 1"),
+    (lambda: nn.MaxPool2d(0), ValueError, "MaxPool2d: kernel_size must be an int >= 1, got 0"),
+    (lambda: nn.AvgPool2d(2, stride=0), ValueError, "AvgPool2d: stride must be an int >= 1"),
+])
+def test_bad_layer_sizes_name_the_layer_and_the_argument(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize("data, message", [
+    ([[1, 2], [3]], r"ragged: element \[1\] has 1 entries but \[0\] has 2"),
+    ([[1.0, 2.0], 3.0], r"ragged: element \[1\] is a number but \[0\] is a list"),
+    ([[[1], [2]], [[3], [4, 5]]], r"ragged: element \[1\]\[1\] has 2 entries but \[1\]\[0\] has 1"),
+])
+def test_a_ragged_nested_list_says_where(data, message):
+    with pytest.raises(ValueError, match="tensor: the nested list is " + message.split("ragged", 1)[0] + "ragged"):
+        nnkit.tensor(data)
+    with pytest.raises(ValueError, match=message):
+        nnkit.tensor(data)
+
+
+def test_an_integer_beyond_int64_is_named():
+    for data in (2**70, [1, 2**64], [[-(2**63) - 1]]):
+        with pytest.raises(OverflowError, match=r"tensor: the integer -?\d+ does not fit in int64"):
+            nnkit.tensor(data)
+    assert nnkit.tensor(2**70, dtype=nnkit.float64).item() == float(2**70)
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda x: x.sum(dim=1.5), "sum"), (lambda x: x.mean(dim=[0, 0.5]), "mean"), (lambda x: x.softmax(0.5), "softmax"),
+    (lambda x: x.unsqueeze(1.0), "unsqueeze"), (lambda x: x.transpose(0.0, 1), "transpose"),
+    (lambda x: x.flatten(0.5), "flatten"), (lambda x: x.squeeze(1.5), "squeeze"), (lambda x: x.permute(0.5, 1), "permute"),
+    (lambda x: x.max(dim=1.2), "max"), (lambda x: x.cumsum(None), "cumsum"), (lambda x: nnkit.cat([x, x], 0.0), "cat"),
+    (lambda x: x.reshape(2.0, 3), "reshape"), (lambda x: x.sum(dim=True), "sum"),
+])
+def test_a_non_integer_dim_names_the_op(call, op):
+    with pytest.raises(TypeError, match=f"^{op}: .*must be"):
+        call(nnkit.ones(2, 3))

@@ -24,11 +24,21 @@ nnkit.data                 Dataset, DataLoader, transforms, MNIST download      
 nnkit.train                a small fit loop with progress bar and live plot      06
 nnkit.metrics              accuracy, precision, recall, F1, confusion matrix     06
 nnkit.io                   save and load, safe and atomic                        06
+nnkit.diagnostics          per-layer activations, gradients, update/data ratios  06
 nnkit.nn (conv)            Conv2d, pooling, BatchNorm2d                          07
 nnkit.models (vision)      LeNet, a small ResNet                                 07
 nnkit.nn (sequence)        RNN, LSTM, GRU, attention, Transformer layers         08
 nnkit.text                 tokenizers and an offline corpus                      08
 nnkit.models.gpt           a small decoder-only GPT                              08
+nnkit.models.bert          BERT, from_pretrained, mean pooling, minilm_path      09
+nnkit.text (WordPiece)     WordPieceTokenizer, BERT's tokenizer                  09
+nnkit.nn.lora              LoRA adapters, apply_lora, merging; count_parameters  09
+nnkit.data.spam            the SpamAssassin e-mails (npm, cached, checked)       09
+nnkit.nn.upsampling        Upsample, interpolate (generative models)             10
+nnkit.distributed          process groups and collectives (MPI, NCCL), ZeRO-1    11
+nnkit.nn.parallel          DistributedDataParallel                               11
+nnkit.amp                  autocast, bfloat16, GradScaler (mixed precision)      11
+nnkit.utils                checkpoint (activation checkpointing)                 11
 =========================  ====================================================  =======
 
 ``tests/test_library_map.py`` holds the finer grain (which ``nn`` names arrive
@@ -56,5 +66,10 @@ from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
 from . import metrics, train  # noqa: E402,F401  (train uses optim.lr_scheduler)
 from . import models, text  # noqa: E402,F401
 from .io import load, save  # noqa: E402
+from . import amp  # noqa: E402,F401  (chapter 11: mixed precision)
+from .amp import autocast  # noqa: E402
+from .backend import bfloat16  # noqa: E402  (None without the ml_dtypes package)
+from . import utils  # noqa: E402,F401  (chapter 11: utils.checkpoint; utils.data is nnkit.data)
+from . import distributed  # noqa: E402,F401  (chapter 11; mpi4py is imported by init_process_group, not here)
 
 clip = clamp

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import os
 import threading
 import traceback
@@ -39,7 +40,7 @@ from typing import Callable, Iterable, Sequence
 
 __all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
-           "backward", "grad", "zero_grads"]
+           "backward", "grad", "zero_grads", "RemovableHandle"]
 
 
 class _ThreadModes(threading.local):
@@ -204,6 +205,52 @@ class detect_anomaly(_ModeContext):
         return detect_anomaly(self.check_nan)
 
 
+class RemovableHandle:
+    """What ``register_*_hook`` returns: ``handle.remove()`` takes the hook off."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        """Take the hook off (doing it twice is harmless)."""
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class _TensorHooks:
+    """A tensor's backward hooks (``Tensor.register_hook`` and
+    ``register_post_accumulate_grad_hook``), in registration order."""
+
+    __slots__ = ("grad", "post_accumulate")
+
+    def __init__(self):
+        self.grad: dict = {}
+        self.post_accumulate: dict = {}
+
+    def on_grad(self, t, g):
+        """Give ``g`` (the tensor's fully summed gradient) to each hook; a hook may return a replacement."""
+        for fn in tuple(self.grad.values()):
+            new = fn(g)
+            if new is not None:
+                if tuple(new.shape) != tuple(g.shape):
+                    raise RuntimeError(f"hook '{getattr(fn, '__name__', fn)}' has changed the size of the "
+                                       f"gradient from {tuple(g.shape)} to {tuple(new.shape)}")
+                g = new
+        return g
+
+    def after_accumulate(self, t) -> None:
+        for fn in tuple(self.post_accumulate.values()):
+            fn(t)
+
+
 class Node:
     """How an op's output sends its gradient back: its inputs and the rule.
 
@@ -213,7 +260,7 @@ class Node:
     tensors the backward will read, with the versions they had.
     """
 
-    __slots__ = ("parents", "edges", "backward", "name", "saved", "retained", "trace")
+    __slots__ = ("parents", "edges", "backward", "name", "saved", "retained", "hooks", "trace")
 
     def __init__(self, parents: tuple, backward: Callable, name: str, saved: tuple = ()):
         self.parents = parents
@@ -221,7 +268,8 @@ class Node:
         self.backward = backward
         self.name = name
         self.saved = saved
-        self.retained = None  # the output tensor (weakly), when it asked to keep its gradient
+        self.retained = None  # the output tensor (weakly), when it keeps its gradient (retain_grad)
+        self.hooks = None  # the output tensor's hooks (register_hook), which run even once it is gone
         self.trace = traceback.format_stack()[:-2] if _GradMode.anomaly else None
 
     def __repr__(self) -> str:
@@ -358,11 +406,17 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
                 _release(k, counts, ready)
                 continue
             if not isinstance(k, Node):  # a leaf
+                if k._hooks is not None:
+                    g = k._hooks.on_grad(k, g)
                 if wanted is None:
                     _accumulate(k, g, create_graph, owned)
+                    if k._hooks is not None:
+                        k._hooks.after_accumulate(k)
                 elif k in wanted:
                     found[wanted[k]] = g
                 continue
+            if k.hooks is not None:
+                g = k.hooks.on_grad(None, g)
             if wanted is not None:
                 if k in wanted:
                     found[wanted[k]] = g
@@ -387,6 +441,8 @@ def _run(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None)
     finally:
         _GradMode.enabled = previous
     return found
+
+
 def _as_tuple(x) -> tuple:
     if x is None:
         return ()

@@ -23,7 +23,7 @@ import numpy
 
 __all__ = [
     "device", "get_default_device", "set_default_device", "xp_of", "module_for",
-    "float16", "float32", "float64", "int32", "int64", "bool_", "uint8",
+    "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_", "uint8",
     "get_default_dtype", "set_default_dtype", "is_floating", "cuda_is_available",
     "Generator", "manual_seed", "default_generator", "get_rng_state", "set_rng_state",
 ]
@@ -60,6 +60,11 @@ int32 = numpy.dtype("int32")
 int64 = numpy.dtype("int64")
 uint8 = numpy.dtype("uint8")
 bool_ = numpy.dtype("bool")
+try:  # NumPy has no bfloat16; the ml_dtypes package (in the `course` extra) gives it one arrays can carry
+    import ml_dtypes
+    bfloat16 = numpy.dtype(ml_dtypes.bfloat16)
+except ImportError:
+    bfloat16 = None
 
 
 
@@ -87,7 +92,18 @@ def set_default_dtype(dtype) -> None:
 
 
 def is_floating(dtype) -> bool:
-    return numpy.dtype(dtype).kind == "f"
+    dtype = numpy.dtype(dtype)
+    return dtype.kind == "f" or dtype == bfloat16
+
+
+def matmul(a, b):
+    """``a @ b`` on raw arrays. Half-precision NumPy operands (float16, bfloat16)
+    are multiplied in float32 and the product rounded back, as CPU libraries do:
+    NumPy has no fast half-precision product (float16's is ~100x slower than
+    float32's), and float32 accumulation is what PyTorch's CPU kernels give."""
+    if (a.dtype == float16 or a.dtype == bfloat16) and xp_of(a) is numpy:
+        return (a.astype(float32) @ b.astype(float32)).astype(a.dtype)
+    return a @ b
 
 
 # --- CuPy, if it is there and usable ---------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import backend
+from .extras import require
 from .tensor import Tensor
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[str] | None = None, nor
     fraction of class ``i`` predicted as ``j``" and the diagonal is each class's
     recall. Returns the matplotlib ``Axes``.
     """
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "nnkit.metrics.plot_confusion_matrix")
 
     cm = _host("plot_confusion_matrix", cm).astype(np.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:

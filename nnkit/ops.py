@@ -22,6 +22,7 @@ from typing import NamedTuple, Sequence
 import numpy
 
 from . import backend
+from .amp import autocast_op
 from .autograd import Node, _GradMode
 from .tensor import Tensor
 
@@ -89,7 +90,7 @@ def _once_differentiable(name: str) -> None:
         raise NotImplementedError(f"{name}: higher-order gradients (create_graph=True) are not supported")
 
 
-_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # V: ml_dtypes' bfloat16, a float
 
 
 def _promote_types(a: numpy.dtype, b: numpy.dtype) -> numpy.dtype:
@@ -453,7 +454,7 @@ def _erf_array(x):
 
 def _float(a: Tensor) -> Tensor:
     """Integer inputs to float functions give the default float dtype, as in PyTorch."""
-    return a if a.dtype.kind == "f" else to(a, backend.get_default_dtype())
+    return a if backend.is_floating(a.dtype) else to(a, backend.get_default_dtype())
 
 
 # ---------------------------------------------------------------------------
@@ -500,39 +501,45 @@ def allclose(a: Tensor, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
 
 
 def _accumulates_in_float32(op):
-    """float16 inputs are reduced in float32 and the result rounded back to float16, as
-    PyTorch does on the CPU: summing 4,096 values of 20 in float16 would pass 65,504, its
-    largest finite value, and give inf (and a softmax over 70,000 equal logits, zeros)."""
+    """16-bit float inputs are reduced in float32 and the result rounded back, as PyTorch
+    does on the CPU: summing 4,096 values of 20 in float16 would pass 65,504, its largest
+    finite value, and give inf (and a softmax over 70,000 equal logits, zeros). (``sum``
+    itself accumulates in float32 without a copy.)"""
     @functools.wraps(op)
     def reduce(a, *args, **kwargs):
-        if isinstance(a, Tensor) and a.array.dtype == backend.float16:
-            return to(op(to(a, backend.float32), *args, **kwargs), backend.float16)
+        if isinstance(a, Tensor) and a.dtype.itemsize == 2 and backend.is_floating(a.dtype):
+            return to(op(to(a, backend.float32), *args, **kwargs), a.dtype)
         return op(a, *args, **kwargs)
     return reduce
 
 
-@_accumulates_in_float32
-
+@autocast_op("sum")
 def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all); the gradient is spread back."""
     dims = _dims(dim, a.ndim, "sum")
-    out = a.array.sum(axis=dims, keepdims=keepdim)
+    if a.dtype.itemsize == 2 and backend.is_floating(a.dtype):
+        # float32 accumulation, as PyTorch's: NumPy's would stay in 16 bits (bfloat16: 256 + 1 == 256)
+        out = a.array.sum(axis=dims, keepdims=keepdim, dtype=backend.float32).astype(a.dtype)
+    else:
+        out = a.array.sum(axis=dims, keepdims=keepdim)
     if a.dtype.kind == "b":
         out = out.astype(backend.int64)
     shape = a.shape
     return _make(out, (a,), lambda g: (_grad_of_reduction(g, shape, dims, keepdim),), "Sum", ())
 
 
+@autocast_op("mean")
 @_accumulates_in_float32
 def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Average over ``dim``."""
-    if a.dtype.kind != "f":
+    if not backend.is_floating(a.dtype):
         raise TypeError(f"mean: needs a floating-point tensor, got {a.dtype}; use .float() first")
     dims = _dims(dim, a.ndim, "mean")
     count = a.numel() if dims is None else int(numpy.prod([a.shape[d] for d in dims]))
     return sum(a, dims, keepdim) / (count if count else float("nan"))
 
 
+@autocast_op("var")
 @_accumulates_in_float32
 def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch.
@@ -548,6 +555,7 @@ def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
     return sum(centred * centred, dims, keepdim) / builtins.max(count - correction, 0)
 
 
+@autocast_op("std")
 @_accumulates_in_float32
 def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Standard deviation: the square root of :func:`var`. Where it is 0 (constant
@@ -562,6 +570,7 @@ def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
     return _make(out, (v,), backward, "Std", (), output=True)
 
 
+@autocast_op("prod")
 @_accumulates_in_float32
 def prod(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Product over ``dim`` (or all). The gradient is the product of the *other*
@@ -670,6 +679,7 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return Tensor._wrap(a.array.any(axis=_dims(dim, a.ndim, "any"), keepdims=keepdim))
 
 
+@autocast_op("logsumexp")
 @_accumulates_in_float32
 def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     """log Σ e^a over ``dim``, shifted by the max so that it never overflows.
@@ -691,6 +701,7 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     return _make(result, (a,), backward, "Logsumexp", output=True)
 
 
+@autocast_op("softmax")
 @_accumulates_in_float32
 def softmax(a: Tensor, dim: int = -1) -> Tensor:
     """e^a / Σ e^a along ``dim``, stable for any input size (fused backward:
@@ -708,6 +719,7 @@ def softmax(a: Tensor, dim: int = -1) -> Tensor:
     return _make(out, (a,), backward, "Softmax", (), output=True)
 
 
+@autocast_op("log_softmax")
 @_accumulates_in_float32
 def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     """a − logsumexp(a) along ``dim`` (fused backward: g − softmax · Σ g)."""
@@ -723,6 +735,7 @@ def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     return _make(out, (a,), backward, "LogSoftmax", (), output=True)
 
 
+@autocast_op("cumsum")
 @_accumulates_in_float32
 def cumsum(a: Tensor, dim: int) -> Tensor:
     """Running sum along ``dim``; the gradient is the running sum from the other end."""
@@ -730,6 +743,7 @@ def cumsum(a: Tensor, dim: int) -> Tensor:
     return _make(a._xp.cumsum(a.array, axis=d), (a,), lambda g: (flip(cumsum(flip(g, d), d), d),), "Cumsum", ())
 
 
+@autocast_op("norm")
 @_accumulates_in_float32
 def norm(a: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements by default)."""
@@ -1090,6 +1104,7 @@ def _mT(a: Tensor) -> Tensor:
     return transpose(a, -1, -2)
 
 
+@autocast_op("matmul")
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy's rules: 1-d operands and batch broadcasting.
 
@@ -1106,7 +1121,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:
         return squeeze(matmul(a, unsqueeze(b, -1)), -1)
     try:
-        out = a.array @ b.array
+        out = backend.matmul(a.array, b.array)
     except ValueError:
         raise RuntimeError(f"matmul: batch shapes of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") from None
 
@@ -1160,7 +1175,7 @@ def to(a: Tensor, *args, **kwargs) -> Tensor:
         out = out.astype(dtype)
     if out is a.array:
         return a
-    if out.dtype.kind != "f" and a.requires_grad:
+    if not backend.is_floating(out.dtype) and a.requires_grad:
         return Tensor._wrap(out)  # integer results carry no gradient
 
     def backward(g):

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .extras import require
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -40,7 +42,7 @@ _CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 def _new_axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "nnkit.plot")
 
     _, ax = plt.subplots()
     return ax
@@ -129,7 +131,7 @@ def plot_decision_boundary(
     >>> ax.get_xlabel()
     '$x_1$'
     """
-    from matplotlib.colors import ListedColormap
+    ListedColormap = require("matplotlib.colors", "nnkit.plot").ListedColormap
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
@@ -245,7 +247,7 @@ def image_grid(
     >>> [ax.get_title() for ax in fig.axes[:3]]
     ['0', '1', '2']
     """
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "nnkit.plot")
 
     shown = _as_display_images(np.asarray(images))
     n = shown.shape[0]
@@ -297,6 +299,7 @@ def plot_loss_surface(
     >>> ax.get_xlabel()
     '$w_1$'
     """
+    require("matplotlib", "nnkit.plot")
     from matplotlib.colors import LogNorm
     from matplotlib.patheffects import withStroke
     from matplotlib.ticker import LogLocator

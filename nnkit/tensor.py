@@ -56,8 +56,8 @@ class Tensor:
     """
 
     # _vc: the version counter, a one-element list shared with views (made on first use);
-    # _base: the tensor this one is a view of, if any.
-    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_vc", "_base", "__weakref__")
+    # _base: the tensor this one is a view of, if any; _hooks: its backward hooks, if any.
+    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, requires_grad: bool = False, *, dtype=None, device=None):
@@ -72,6 +72,7 @@ class Tensor:
         self.array = array
         self.grad = None
         self.grad_fn = None
+        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -84,7 +85,7 @@ class Tensor:
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None
-        t._vc = t._base = None
+        t._vc = t._base = t._hooks = None
         return t
 
     # --- what it is -------------------------------------------------------
@@ -195,7 +196,7 @@ class Tensor:
 
     # --- autograd -----------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.dtype.kind not in "fc":
+        if requires_grad and not (backend.is_floating(self.dtype) or self.dtype.kind == "c"):
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use detach()")
@@ -213,6 +214,50 @@ class Tensor:
     def retains_grad(self) -> bool:
         node = self.grad_fn
         return node is not None and node.retained is not None and node.retained() is self
+
+    def register_hook(self, hook) -> autograd.RemovableHandle:
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed, as PyTorch.
+
+        The hook sees the fully summed gradient; if it returns a tensor, that
+        replaces the gradient (what reaches ``.grad`` and the inputs further back).
+
+        >>> import nnkit
+        >>> x = nnkit.tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([30., 30.])
+        >>> handle.remove()
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        return self._add_hook("grad", hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> autograd.RemovableHandle:
+        """Call ``hook(tensor)`` on this leaf right after ``backward`` accumulated its ``.grad``.
+
+        What an optimizer-in-backward or a data-parallel gradient all-reduce hangs on;
+        not called by ``autograd.grad``, which accumulates nothing.
+        """
+        if not self.is_leaf:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                               "registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor "
+                               "that doesn't require gradient")
+        return self._add_hook("post_accumulate", hook)
+
+    def _add_hook(self, kind: str, hook) -> autograd.RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"register hook: expected a callable, got {type(hook).__name__}")
+        if self._hooks is None:
+            self._hooks = autograd._TensorHooks()
+        if self.grad_fn is not None:  # a non-leaf: its node runs the hooks, as PyTorch's does
+            self.grad_fn.hooks = self._hooks
+        hooks = getattr(self._hooks, kind)
+        handle = autograd.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def detach(self) -> "Tensor":
         """The same values (shared memory and version counter), cut from the graph."""
@@ -309,8 +354,10 @@ class Tensor:
             if result._vc is not None:  # the op saved its own output: that is now this tensor's value
                 node.saved = tuple((counter, counter[0], shape, dtype) if c is result._vc else (c, v, shape, dtype)
                                    for c, v, shape, dtype in node.saved)
-            if self.retains_grad:
-                node.retained = weakref.ref(self)
+            old_node = self.grad_fn
+            if old_node is not None:  # retain_grad and the hooks follow the tensor to its new value
+                node.retained, node.hooks = old_node.retained, old_node.hooks
+                old_node.retained = old_node.hooks = None
             self.grad_fn, self.requires_grad = node, True
         return self
 

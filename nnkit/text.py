@@ -10,7 +10,9 @@ length:
 - :class:`BPETokenizer`: byte-pair encoding, the middle way of GPT-2: start from
   the 256 byte values and repeatedly merge the most frequent adjacent pair into a
   new token. Frequent words become one token, rare ones split into pieces, and
-  nothing is ever unknown.
+  nothing is ever unknown;
+- :class:`WordPieceTokenizer` (chapter 09): BERT's subword tokenizer, which loads a
+  pretrained vocabulary and splits each word greedily into its longest known pieces.
 
 :func:`python_corpus` gives text to train on without downloading anything and
 without shipping anyone's text: the docstrings (or the source) of Python's own
@@ -23,13 +25,17 @@ import collections
 import functools
 import importlib
 import inspect
+import json
 import re
 import sysconfig
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["CharTokenizer", "WordVocab", "BPETokenizer", "word_tokenize", "python_corpus"]
+import numpy
+
+__all__ = ["CharTokenizer", "WordVocab", "BPETokenizer", "WordPieceTokenizer", "word_tokenize", "python_corpus"]
 
 
 def _ids(ids) -> list[int]:
@@ -275,6 +281,266 @@ class BPETokenizer:
 
     def __repr__(self) -> str:
         return f"BPETokenizer(vocab_size={self.vocab_size})"
+
+
+# --- WordPiece, BERT's tokenizer (chapter 09) -------------------------------------------------------
+
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+               (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _is_cjk(ch: str) -> bool:
+    """A CJK ideograph (the Unicode blocks BERT's code lists): each becomes a word of its own.
+    Japanese kana and Korean hangul are not in these blocks and stay inside words."""
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+def _is_punctuation(ch: str) -> bool:
+    """BERT's punctuation: every ASCII non-alphanumeric symbol ($, +, ^ too) and Unicode's P* categories."""
+    cp = ord(ch)
+    return 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or \
+        unicodedata.category(ch).startswith("P")
+
+
+def _normalize_char(ch: str) -> str:
+    """BERT's clean-up of one character: NUL, U+FFFD and control characters removed, any
+    whitespace made a space."""
+    if ch in " \t\n\r" or unicodedata.category(ch) == "Zs":
+        return " "
+    if ch == "\0" or ch == "\ufffd" or unicodedata.category(ch).startswith("C"):
+        return ""
+    return ch
+
+
+class WordPieceTokenizer:
+    """BERT's tokenizer: basic tokenisation, then greedy longest-match WordPiece.
+
+    1. Normalise: drop control characters, make every space a plain space, put spaces
+       around each CJK ideograph, then (for an uncased model) strip accents (NFD, then
+       drop the combining marks: "café" → "cafe") and lower-case.
+    2. Split on whitespace, and make each punctuation mark a word of its own.
+    3. WordPiece: cut each word into the longest vocabulary entry that starts it, then
+       the longest entry (written with a ``##`` prefix) that continues it, and so on:
+       "unaffable" → ``un ##aff ##able``. A word with a piece missing from the vocabulary,
+       or longer than 100 characters, becomes ``[UNK]`` as a whole.
+
+    The special tokens (``[CLS]``, ``[SEP]``, ``[PAD]``, ``[UNK]``, ``[MASK]``) written in the
+    text are kept as they are. :meth:`encode` adds ``[CLS]`` at the start and ``[SEP]`` at
+    the end; calling the tokenizer on a list gives padded batches. The result is the same,
+    id for id, as Hugging Face's ``BertTokenizer`` and the ``tokenizers`` library.
+
+    >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able",
+    ...                           "the", "cafe", "!"])
+    >>> tok.tokenize("The unaffable CAFÉ!")
+    ['the', 'un', '##aff', '##able', 'cafe', '!']
+    >>> tok.encode("the cafe")
+    [2, 8, 9, 3]
+    >>> tok.decode(tok.encode("unaffable!"))
+    'unaffable!'
+    """
+
+    def __init__(self, vocab: Sequence[str], do_lower_case: bool = True, strip_accents: bool | None = None,
+                 tokenize_chinese_chars: bool = True, unk_token: str = "[UNK]", sep_token: str = "[SEP]",
+                 pad_token: str = "[PAD]", cls_token: str = "[CLS]", mask_token: str = "[MASK]",
+                 model_max_length: int = 512, max_input_chars_per_word: int = 100):
+        self.itos = list(vocab)
+        self.vocab = {token: i for i, token in enumerate(self.itos)}
+        if len(self.vocab) != len(self.itos):
+            raise ValueError("WordPieceTokenizer: the vocabulary has repeated entries")
+        specials = {"unk_token": unk_token, "sep_token": sep_token, "pad_token": pad_token, "cls_token": cls_token,
+                    "mask_token": mask_token}
+        missing = [f"{name}={token!r}" for name, token in specials.items() if token not in self.vocab]
+        if missing:
+            raise ValueError(f"WordPieceTokenizer: the vocabulary lacks the special tokens {', '.join(missing)}")
+        self.unk_token, self.sep_token, self.pad_token, self.cls_token, self.mask_token = specials.values()
+        self.special_tokens = list(dict.fromkeys(specials.values()))
+        # The longest first, so that a special token is never cut short by one that begins it.
+        self._special = re.compile("|".join(re.escape(t) for t in sorted(self.special_tokens, key=len, reverse=True)))
+        self.do_lower_case = do_lower_case
+        self.strip_accents = do_lower_case if strip_accents is None else strip_accents
+        self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.model_max_length = model_max_length
+        self.max_input_chars_per_word = max_input_chars_per_word
+        self._cache: dict[str, list[str]] = {}
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> "WordPieceTokenizer":
+        """The tokenizer of a Hugging Face BERT directory: ``vocab.txt`` (one token per line, the
+        line number is the id) and, when present, the options of ``tokenizer_config.json``
+        (``do_lower_case``, ``strip_accents``, ``tokenize_chinese_chars``, the special tokens,
+        ``model_max_length``)."""
+        directory = Path(directory)
+        vocab_file = directory / "vocab.txt"
+        if not vocab_file.is_file():
+            raise FileNotFoundError(f"WordPieceTokenizer.from_pretrained: no vocab.txt in {directory}")
+        vocab = vocab_file.read_text(encoding="utf-8").split("\n")
+        if vocab and vocab[-1] == "":
+            vocab.pop()  # the final newline
+        config_file = directory / "tokenizer_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+        options = {k: config[k] for k in ("do_lower_case", "strip_accents", "tokenize_chinese_chars", "unk_token",
+                                          "sep_token", "pad_token", "cls_token", "mask_token") if k in config}
+        length = config.get("model_max_length")
+        if isinstance(length, int) and length < 10 ** 9:  # HF writes a huge number for "no limit"
+            options["model_max_length"] = length
+        return cls([t.rstrip("\r") for t in vocab], **options)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    pad_token_id = property(lambda self: self.vocab[self.pad_token])
+    unk_token_id = property(lambda self: self.vocab[self.unk_token])
+    cls_token_id = property(lambda self: self.vocab[self.cls_token])
+    sep_token_id = property(lambda self: self.vocab[self.sep_token])
+    mask_token_id = property(lambda self: self.vocab[self.mask_token])
+
+    # -- steps 1 and 2: basic tokenisation ----------------------------------------------------------
+    def _normalize(self, text: str) -> str:
+        text = "".join(_normalize_char(ch) for ch in text)
+        if self.tokenize_chinese_chars:
+            text = "".join(f" {ch} " if _is_cjk(ch) else ch for ch in text)
+        if self.strip_accents:
+            text = "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
+        if self.do_lower_case:
+            text = "".join(ch.lower() for ch in text)  # char by char, as BERT does (no final-sigma rule)
+        return text
+
+    def basic_tokenize(self, text: str) -> list[str]:
+        """Steps 1 and 2: the normalised words and punctuation marks, before WordPiece.
+
+        >>> WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]).basic_tokenize("Héllo, 世界!")
+        ['hello', ',', '世', '界', '!']
+        """
+        words = []
+        for word in self._normalize(text).split():
+            start = 0
+            for i, ch in enumerate(word):
+                if _is_punctuation(ch):
+                    words.extend(([word[start:i]] if i > start else []) + [ch])
+                    start = i + 1
+            if start < len(word):
+                words.append(word[start:])
+        return words
+
+    # -- step 3: WordPiece ------------------------------------------------------------------------------
+    def wordpiece(self, word: str) -> list[str]:
+        """Greedy longest-match-first: the pieces of one word, or ``[UNK]`` if it cannot be cut."""
+        if len(word) > self.max_input_chars_per_word:
+            return [self.unk_token]
+        pieces, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.vocab:
+                    break
+                end -= 1
+            if end == start:  # not even one character matches: the whole word is unknown
+                return [self.unk_token]
+            pieces.append(piece)
+            start = end
+        return pieces
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of ``text``, without ``[CLS]``/``[SEP]``."""
+        tokens, start = [], 0
+        for match in [*self._special.finditer(text), None]:
+            chunk = text[start:match.start() if match else len(text)]
+            for word in self.basic_tokenize(chunk):
+                if word not in self._cache:
+                    self._cache[word] = self.wordpiece(word)
+                tokens.extend(self._cache[word])
+            if match:
+                tokens.append(match.group())
+                start = match.end()
+        return tokens
+
+    def convert_tokens_to_ids(self, tokens: Sequence[str]) -> list[int]:
+        unk = self.unk_token_id
+        return [self.vocab.get(t, unk) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids) -> list[str]:
+        ids = _ids(ids)
+        bad = [i for i in ids if not 0 <= i < len(self.itos)]
+        if bad:
+            raise ValueError(f"WordPieceTokenizer: id {bad[0]} is out of range for a vocabulary of {len(self.itos)}")
+        return [self.itos[i] for i in ids]
+
+    def encode(self, text: str, max_length: int | None = None) -> list[int]:
+        """``[CLS]``, the ids of ``text``, ``[SEP]``; with ``max_length``, the text's ids are cut so that
+        the whole fits (``[SEP]`` is kept)."""
+        if not isinstance(text, str):
+            raise TypeError(f"WordPieceTokenizer.encode: expected a str, got {type(text).__name__} "
+                            "(call the tokenizer itself on a list of texts)")
+        ids = self.convert_tokens_to_ids(self.tokenize(text))
+        if max_length is not None:
+            if max_length < 2:
+                raise ValueError(f"WordPieceTokenizer: max_length must leave room for [CLS] and [SEP], "
+                                 f"got {max_length}")
+            ids = ids[:max_length - 2]
+        return [self.cls_token_id, *ids, self.sep_token_id]
+
+    def decode(self, ids, skip_special_tokens: bool = True) -> str:
+        """Text from ids, as the ``tokenizers`` library decodes: tokens joined by spaces, a ``##``
+        piece glued to the one before, no space before ``.``, ``?``, ``!`` and ``,``.
+        Lower-casing and stripped accents are not undone."""
+        tokens = self.convert_ids_to_tokens(ids)
+        if skip_special_tokens:
+            tokens = [t for t in tokens if t not in self.special_tokens]
+        parts = []
+        for i, token in enumerate(tokens):
+            if i and token.startswith("##"):
+                parts.append(token[2:])
+            else:
+                parts.append(token if i == 0 or token in (".", "?", "!", ",") else " " + token)
+        return "".join(parts)
+
+    def __call__(self, texts: str | Sequence[str], max_length: int | None = 128, padding: bool | str = True,
+                 truncation: bool = True) -> dict:
+        """A batch for a BERT model: ``input_ids``, ``attention_mask`` (1 = a real token, 0 = padding)
+        and ``token_type_ids`` (all 0: one segment), each an int64 Tensor (batch, tokens).
+
+        ``truncation`` cuts each text to ``max_length`` tokens (``[CLS]`` and ``[SEP]`` included).
+        ``padding=True`` (or ``"longest"``) pads with ``[PAD]`` to the longest in the batch,
+        ``"max_length"`` to ``max_length``; ``False`` needs texts of equal length. One str
+        gives a batch of one.
+
+        >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"])
+        >>> batch = tok(["a b a", "b"])
+        >>> batch["input_ids"].tolist(), batch["attention_mask"].tolist()
+        ([[2, 5, 6, 5, 3], [2, 6, 3, 0, 0]], [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+        """
+        from .tensor import tensor  # text sits beside the core: only this batch needs Tensors
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise TypeError("WordPieceTokenizer: expected a str or a non-empty list of str")
+        if padding not in (True, False, "longest", "max_length", "do_not_pad"):
+            raise ValueError(f"WordPieceTokenizer: padding must be True, False, 'longest' or 'max_length', "
+                             f"got {padding!r}")
+        if (truncation or padding == "max_length") and max_length is None:
+            raise ValueError("WordPieceTokenizer: truncation and padding='max_length' need a max_length")
+        rows = [self.encode(t, max_length if truncation else None) for t in texts]
+        lengths = [len(r) for r in rows]
+        if padding in (False, "do_not_pad") and len(set(lengths)) > 1:
+            raise ValueError("WordPieceTokenizer: texts of different lengths need padding=True "
+                             f"(got lengths {sorted(set(lengths))})")
+        width = max(lengths + ([max_length] if padding == "max_length" else []))
+        ids = numpy.full((len(rows), width), self.pad_token_id, dtype=numpy.int64)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = row
+        mask = (numpy.arange(width) < numpy.array(lengths)[:, None]).astype(numpy.int64)
+        return {"input_ids": tensor(ids), "attention_mask": tensor(mask),
+                "token_type_ids": tensor(numpy.zeros_like(ids))}
+
+    def __repr__(self) -> str:
+        return (f"WordPieceTokenizer(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case}, "
+                f"strip_accents={self.strip_accents})")
 
 
 # Pure-Python standard library modules with plenty of prose, importable without side effects.

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import backend
 from .autograd import no_grad
+from .extras import require
 from .ops import cat
 from .optim.lr_scheduler import ReduceLROnPlateau
 
@@ -42,7 +43,7 @@ class History(dict):
 
     def plot(self) -> Figure:
         """Loss curves (train and validation) and one panel per metric; the best epoch is marked."""
-        import matplotlib.pyplot as plt
+        plt = require("matplotlib.pyplot", "History.plot")
 
         from .plot import plot_loss_curves
 

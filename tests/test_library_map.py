@@ -21,7 +21,7 @@ INTRODUCED = {
     "data.synthetic": 2, "data.make_moons": 2, "data.make_circles": 2, "data.make_spirals": 2,
     "data.make_xor": 2, "data.make_sine_waves": 2, "data.load_digits": 2, "data.train_test_split": 2,
     "gradcheck": 5,
-    "nn": 6, "optim": 6, "data": 6, "train": 6, "metrics": 6, "io": 6, "save": 6, "load": 6,
+    "nn": 6, "optim": 6, "data": 6, "train": 6, "metrics": 6, "io": 6, "save": 6, "load": 6, "diagnostics": 6, "diagnostics": 6,
     "models": 7, "text": 8,
 }
 CHAPTER_07 = ("Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
@@ -35,6 +35,18 @@ for _name in CHAPTER_07:
 for _name in CHAPTER_08:
     INTRODUCED[f"nn.{_name}"] = INTRODUCED[f"nn.functional.{_name}"] = 8
 INTRODUCED["models.GPT"] = INTRODUCED["models.GPTConfig"] = INTRODUCED["models.gpt"] = 8
+INTRODUCED["distributed"] = INTRODUCED["nn.parallel"] = INTRODUCED["data.DistributedSampler"] = INTRODUCED["data.distributed"] = 11
+for _name in ("amp", "autocast", "bfloat16", "utils", "utils.checkpoint"):
+    INTRODUCED[_name] = 11
+INTRODUCED["utils.data"] = 6  # nnkit.data under PyTorch's torch.utils.data name
+# Chapter 09: a pretrained BERT, its tokenizer, LoRA and the spam corpus.
+for _name in ("models.bert", "models.BertModel", "models.BertConfig", "models.mean_pooling", "models.minilm_path",
+              "text.WordPieceTokenizer", "nn.lora", "nn.LoRALinear", "nn.count_parameters", "data.spam",
+              "data.load_spam_assassin", "data.SpamAssassin"):
+    INTRODUCED[_name] = 9
+# Chapter 10: resizing for generative models (ConvTranspose2d, Unflatten and the losses came earlier).
+for _name in ("upsampling", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "interpolate"):
+    INTRODUCED[f"nn.{_name}"] = INTRODUCED[f"nn.functional.{_name}"] = 10
 
 
 def chapter_of(path: str) -> int:

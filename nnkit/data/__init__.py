@@ -17,3 +17,9 @@ __all__ = ["make_moons", "make_circles", "make_spirals", "make_xor", "make_sine_
            "train_test_split", "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
            "DataLoader", "default_collate", "default_convert", "Sampler", "SequentialSampler", "RandomSampler",
            "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "transforms", "datasets"]
+
+# --- chapter 09: the SpamAssassin e-mail corpus ---
+from .spam import SpamAssassin, load_spam_assassin
+__all__ += ["load_spam_assassin", "SpamAssassin"]
+from .distributed import DistributedSampler
+__all__ += ["DistributedSampler"]

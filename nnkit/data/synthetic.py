@@ -17,6 +17,8 @@ import numbers
 
 import numpy as np
 
+from ..extras import require
+
 __all__ = [
     "make_moons",
     "make_circles",
@@ -184,9 +186,8 @@ def load_digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     >>> X.shape, float(X.max()), int(y.max())
     ((1797, 64), 1.0, 9)
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    digits = sklearn_digits()
+    # The 1797 images ship inside scikit-learn: no download.
+    digits = require("sklearn.datasets", "nnkit.data.load_digits").load_digits()
     X = (digits.data / 16.0).astype(np.float32)
     if images:
         X = X.reshape(-1, 8, 8)

@@ -30,3 +30,17 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TransformerEncoder,
                           TransformerEncoderLayer)
 # --- end of layers of chapters 07-08 ---
+
+# --- chapter 09: LoRA adapters (nnkit.nn.lora), counting trainable parameters ---
+from . import lora
+from .lora import LoRALinear
+from .summary import count_parameters
+__all__ += ["lora", "LoRALinear", "count_parameters"]
+
+# --- chapter 10: resizing (Upsample, interpolate) ---
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+__all__ += ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+
+# --- chapter 11: data parallelism ---
+from . import parallel
+__all__ += ["parallel"]

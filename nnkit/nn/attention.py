@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 from .. import backend, ops
+from ..amp import autocast_op
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
@@ -75,6 +76,7 @@ def _causal_mask(length: int, source_length: int, xp):
     return xp.tri(length, source_length, dtype=bool)
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
                                  dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
                                  enable_gqa: bool = False) -> Tensor:

@@ -32,6 +32,7 @@ import math
 from typing import Sequence
 
 from .. import backend, ops
+from ..amp import autocast_op
 from ..ops import _make, _once_differentiable
 from ..tensor import Tensor, empty
 from . import functional as F
@@ -162,6 +163,7 @@ def _padding(padding, kernel: tuple, stride: tuple, dilation: tuple, op: str) ->
     return (ph, ph), (pw, pw)
 
 
+@autocast_op("conv2d")
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrPair = 1,
            padding: IntOrPair | str = 0, dilation: IntOrPair = 1, groups: int = 1) -> Tensor:
     """2-d cross-correlation (what deep learning calls convolution) of an (N, C, H, W) input
@@ -195,7 +197,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
 
     cols = _im2col(_batch_last(x.array, pads), kernel, stride, dilation, out_hw, groups)  # (G, C/G·kh·kw, Ho·Wo·N)
     w = weight.array.reshape(groups, out_channels // groups, -1)            # (G, O/G, C/G·kh·kw)
-    out = (w @ cols).reshape((out_channels,) + out_hw + (n,))               # (O, Ho, Wo, N)
+    out = backend.matmul(w, cols).reshape((out_channels,) + out_hw + (n,))               # (O, Ho, Wo, N)
     if bias is not None:
         out += bias.array[:, None, None, None]
 
@@ -204,14 +206,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
         gm = g.array.transpose(1, 2, 3, 0).reshape(groups, out_channels // groups, -1)  # (G, O/G, Ho·Wo·N)
         gx = gw = gb = None
         if x.requires_grad:
-            dcols = (w.transpose(0, 2, 1) @ gm).reshape((x.shape[1],) + kernel + out_hw + (n,))
+            dcols = backend.matmul(w.transpose(0, 2, 1), gm).reshape((x.shape[1],) + kernel + out_hw + (n,))
             da = _col2im(dcols, padded_hw, kernel, stride, dilation)
             (top, _), (left, _) = pads
             gx = Tensor._wrap(da[:, top:top + x.shape[2], left:left + x.shape[3]].transpose(3, 0, 1, 2))
         if weight.requires_grad:
-            gw = Tensor._wrap((gm @ cols.transpose(0, 2, 1)).reshape(weight.shape))
+            gw = Tensor._wrap(backend.matmul(gm, cols.transpose(0, 2, 1)).reshape(weight.shape))
         if bias is not None and bias.requires_grad:
-            gb = Tensor._wrap(g.array.sum(axis=(0, 2, 3)))
+            gb = ops.sum(g, (0, 2, 3))  # float32 accumulation for half-precision g
         return (gx, gw, gb) if bias is not None else (gx, gw)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -219,6 +221,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     return ops.squeeze(result, 0) if unbatched else result
 
 
+@autocast_op("conv_transpose2d")
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrPair = 1,
                      padding: IntOrPair = 0, output_padding: IntOrPair = 0, groups: int = 1,
                      dilation: IntOrPair = 1) -> Tensor:
@@ -257,7 +260,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
     xm = x.array.transpose(1, 2, 3, 0).reshape(groups, in_per_group, -1)   # (G, C_in/G, H·W·N)
     w = weight.array.reshape(groups, in_per_group, -1)                      # (G, C_in/G, C_out/G·kh·kw)
-    cols = (w.transpose(0, 2, 1) @ xm).reshape((out_channels,) + kernel + in_hw + (n,))
+    cols = backend.matmul(w.transpose(0, 2, 1), xm).reshape((out_channels,) + kernel + in_hw + (n,))
     # Scatter into the full extent, plus output_padding rows and columns that no input reaches.
     full = _col2im(cols, tuple(f + e for f, e in zip(full_hw, extra)), kernel, stride, dilation)
     out = full[:, pad[0]:pad[0] + out_hw[0], pad[1]:pad[1] + out_hw[1]]   # (C_out, Ho, Wo, N)
@@ -270,11 +273,11 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         gcols = _im2col(_batch_last(g.array, pads), kernel, stride, dilation, in_hw, groups)  # (G, ., H·W·N)
         gx = gw = gb = None
         if x.requires_grad:
-            gx = Tensor._wrap((w @ gcols).reshape((x.shape[1],) + in_hw + (n,)).transpose(3, 0, 1, 2))
+            gx = Tensor._wrap(backend.matmul(w, gcols).reshape((x.shape[1],) + in_hw + (n,)).transpose(3, 0, 1, 2))
         if weight.requires_grad:
-            gw = Tensor._wrap((xm @ gcols.transpose(0, 2, 1)).reshape(weight.shape))
+            gw = Tensor._wrap(backend.matmul(xm, gcols.transpose(0, 2, 1)).reshape(weight.shape))
         if bias is not None and bias.requires_grad:
-            gb = Tensor._wrap(g.array.sum(axis=(0, 2, 3)))
+            gb = ops.sum(g, (0, 2, 3))  # float32 accumulation for half-precision g
         return (gx, gw, gb) if bias is not None else (gx, gw)
 
     parents = (x, weight) if bias is None else (x, weight, bias)

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy
 
 from .. import autograd, backend, ops
+from ..amp import autocast_op
 from ..ops import _make
 from ..tensor import Tensor
 
@@ -41,6 +42,7 @@ def _maybe_in_place(input: Tensor, inplace: bool, op: str, fn) -> Tensor:
 # ---------------------------------------------------------------------------
 
 
+@autocast_op("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b, for ``input`` (*, in), ``weight`` (out, in) and ``bias`` (out,).
 
@@ -56,7 +58,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                            + (f" and bias ({bias.dtype})" if bias is not None else "") + " must share one dtype")
     lead = input.shape[:-1]
     x = ops.reshape(input, (-1, input.shape[-1])) if input.ndim != 2 else input  # one 2-d product
-    out = x.array @ weight.array.T
+    out = backend.matmul(x.array, weight.array.T)
     if bias is not None:
         out += bias.array
 
@@ -206,6 +208,7 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     return ops.log_softmax(input if dtype is None else input.to(dtype), dim)
 
 
+@autocast_op("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, else a · x, with a learned slope per channel (dim 1) or one for all."""
     if weight.numel() != 1:
@@ -270,6 +273,7 @@ def _channel_view(t: Tensor | None, ndim: int) -> Tensor | None:
     return None if t is None else ops.reshape(t, (1, -1) + (1,) * (ndim - 2))
 
 
+@autocast_op("batch_norm")
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -313,6 +317,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return out
 
 
+@autocast_op("layer_norm")
 def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over the last ``len(normalized_shape)`` dims of each sample (biased variance),
@@ -483,6 +488,7 @@ def _warn_broadcast(input: Tensor, target, op: str) -> None:
                       "Please ensure they have the same size.", UserWarning, stacklevel=3)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """(x − y)², averaged (or summed) over all elements.
 
@@ -495,12 +501,14 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
+@autocast_op("l1_loss")
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """|x − y|, averaged (or summed) over all elements."""
     _warn_broadcast(input, target, "l1_loss")
     return _reduce(ops.abs(input - target), reduction, "l1_loss")
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d² / β where |d| < β, else |d| − 0.5 β, with d = x − y."""
     _warn_broadcast(input, target, "smooth_l1_loss")
@@ -511,6 +519,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
     return _reduce(ops.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta), reduction, "smooth_l1_loss")
 
 
+@autocast_op("huber_loss")
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d² where |d| < δ, else δ (|d| − 0.5 δ): ``smooth_l1_loss`` times δ."""
     _warn_broadcast(input, target, "huber_loss")
@@ -565,6 +574,7 @@ def _weighted_nll(logp: Tensor, q: Tensor, divisor, class_dim: int, reduction: s
     return _reduce(loss, reduction, op)
 
 
+@autocast_op("nll_loss")
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """The negative log-likelihood −w_y · input[y] of log-probabilities ``input`` (N, C) or (N, C, d1, ...)
@@ -577,6 +587,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     return _weighted_nll(input, q, divisor, class_dim, reduction, "nll_loss")
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of the logits ``input`` (N, C) or (N, C, d1, ...), computed through the
@@ -619,6 +630,7 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
                          f"{tuple(input.shape)}")
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
     """−w (y log p + (1 − y) log(1 − p)) for probabilities ``input`` p in [0, 1].
@@ -644,6 +656,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce(loss if weight is None else loss * weight, reduction, "binary_cross_entropy")
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """Binary cross-entropy of σ(x), computed stably from the logits x:
@@ -681,3 +694,8 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
 __all__ += ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
             "scaled_dot_product_attention"]
 # --- end of layers of chapters 07-08 ---
+
+# --- chapter 10: resizing ---
+from .upsampling import interpolate  # noqa: E402
+
+__all__ += ["interpolate"]

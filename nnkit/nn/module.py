@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import numpy
 
 from .. import backend, ops
-from ..autograd import no_grad, zero_grads
+from ..autograd import RemovableHandle, no_grad, zero_grads
 from ..tensor import Tensor, empty
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]
@@ -56,26 +56,6 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
-
-
-class RemovableHandle:
-    """What ``register_*_hook`` returns: ``handle.remove()`` takes the hook off."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self.hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        """Take the hook off (doing it twice is harmless)."""
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self) -> "RemovableHandle":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 class _IncompatibleKeys(NamedTuple):

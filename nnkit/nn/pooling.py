@@ -45,7 +45,7 @@ def _geometry(input: Tensor, kernel_size, stride, padding, dilation, ceil_mode: 
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{op}: expected a 3-D (unbatched) or 4-D (batched) input, got shape "
                            f"{tuple(input.shape)}")
-    if input.dtype.kind != "f":
+    if not backend.is_floating(input.dtype):
         raise TypeError(f"{op}: expected a floating-point input, got {input.dtype}")
     kernel = _pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == () else _pair(stride, "stride", op)

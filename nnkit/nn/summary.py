@@ -17,7 +17,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor, zeros
 from .module import Module
 
-__all__ = ["summary", "ModelSummary", "LayerRow"]
+__all__ = ["summary", "count_parameters", "ModelSummary", "LayerRow"]
 
 
 @dataclass
@@ -58,11 +58,9 @@ class ModelSummary:
         self.rows = rows
         self.input_shape = input_shape
         self.output_shape = output_shape
-        params = list(model.parameters())
-        self.trainable_params = sum(p.numel() for p in params if p.requires_grad)
-        self.frozen_params = sum(p.numel() for p in params if not p.requires_grad)
-        self.total_params = self.trainable_params + self.frozen_params
-        self.param_bytes = sum(p.numel() * p.dtype.itemsize for p in params)
+        self.trainable_params, self.total_params = count_parameters(model)
+        self.frozen_params = self.total_params - self.trainable_params
+        self.param_bytes = sum(p.numel() * p.dtype.itemsize for p in model.parameters())
 
     _HEADER = ("Layer (type)", "Output shape", "Trainable", "Frozen")
 
@@ -100,6 +98,21 @@ class ModelSummary:
         totals = "<br>".join(html.escape(t) for t in self._totals())
         return (f"<div><b>{html.escape(self.model_name)}</b><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody></table><p>{totals}</p></div>")
+
+
+def count_parameters(model: Module) -> tuple[int, int]:
+    """``(trainable, total)``: how many numbers ``model`` trains (``requires_grad``) and holds in all.
+
+    A parameter shared by two layers counts once, as in :meth:`Module.parameters`.
+
+    >>> import nnkit
+    >>> model = nnkit.nn.Sequential(nnkit.nn.Linear(4, 8), nnkit.nn.Linear(8, 2))
+    >>> _ = model[0].requires_grad_(False)
+    >>> count_parameters(model)
+    (18, 58)
+    """
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def _own_counts(module: Module) -> tuple[int, int]:

@@ -257,19 +257,27 @@ class Node:
     ``parents`` are the input tensors; ``edges`` where their gradients go (each
     parent's node as it was when the op ran, the parent itself for a leaf, None
     for an input that needs no gradient); ``saved`` the version counters of the
-    tensors the backward will read, with the versions they had.
+    tensors the backward will read, with the versions they had (and their arrays, for the message).
     """
 
     __slots__ = ("parents", "edges", "backward", "name", "saved", "retained", "hooks", "trace")
 
     def __init__(self, parents: tuple, backward: Callable, name: str, saved: tuple = ()):
         self.parents = parents
-        self.edges = tuple([(p.grad_fn or p) if p.requires_grad else None for p in parents])
+        if len(parents) == 1:  # the common cases written out: this runs once per recorded op
+            p, = parents
+            self.edges = ((p.grad_fn or p) if p.requires_grad else None,)
+        elif len(parents) == 2:
+            p, q = parents
+            self.edges = ((p.grad_fn or p) if p.requires_grad else None, (q.grad_fn or q) if q.requires_grad else None)
+        else:
+            self.edges = tuple([(p.grad_fn or p) if p.requires_grad else None for p in parents])
         self.backward = backward
         self.name = name
         self.saved = saved
-        self.retained = None  # the output tensor (weakly), when it keeps its gradient (retain_grad)
-        self.hooks = None  # the output tensor's hooks (register_hook), which run even once it is gone
+        # retained: the output tensor (weakly), when it keeps its gradient (retain_grad);
+        # hooks: the output tensor's hooks (register_hook), which run even once it is gone.
+        self.retained = self.hooks = None
         self.trace = traceback.format_stack()[:-2] if _GradMode.anomaly else None
 
     def __repr__(self) -> str:
@@ -289,11 +297,11 @@ def _freed(_g):
 
 def _check_saved(node: Node) -> None:
     """Raise if a tensor that ``node``'s backward reads was changed in place since the op ran."""
-    for counter, version, shape, dtype in node.saved:
+    for counter, version, array in node.saved:
         if counter[0] != version:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{dtype} {list(shape)}], which {node.name}Backward needs, is at version "
+                f"operation: [{array.dtype} {list(array.shape)}], which {node.name}Backward needs, is at version "
                 f"{counter[0]}; expected version {version} instead. Hint: use the out-of-place op "
                 "(h = h * 2 rather than h.mul_(2)), or .clone() the tensor before changing it.")
 
@@ -338,12 +346,13 @@ def _accumulate(t, g, create_graph: bool, owned: set) -> None:
     one already, and is kept without a copy.
     """
     array = g.array
-    memory = id(_owner(array))
     if t.grad is None:
         # The same memory may reach several leaves (add sends g to both inputs;
         # cat's backward sends views of one array), or be read-only or strided (the
         # broadcast view of mean's backward): copy unless it is ours alone.
-        if memory in owned or not _writable(array) or not array.flags.c_contiguous:
+        memory = id(_owner(array))
+        flags = array.flags
+        if memory in owned or not flags.c_contiguous or not getattr(flags, "writeable", True):
             g = g.clone() if create_graph else _Tensor._wrap(g._xp.ascontiguousarray(array).copy())
             memory = id(_owner(g.array))
         owned.add(memory)

@@ -46,10 +46,12 @@ def _make(array, parents: tuple, backward, name: str, saved: tuple | None = None
     if _GradMode.enabled:
         for p in parents:
             if p.requires_grad:
-                versions = _versions(parents if saved is None else saved)
+                if saved is None:
+                    saved = parents
+                versions = _versions(saved) if saved else ()
                 if output:
                     out._vc = [0]
-                    versions += ((out._vc, 0, array.shape, array.dtype),)
+                    versions += ((out._vc, 0, array),)
                 out.requires_grad = True
                 out.grad_fn = Node(parents, backward, name, versions)
                 break
@@ -57,11 +59,13 @@ def _make(array, parents: tuple, backward, name: str, saved: tuple | None = None
 
 
 def _versions(tensors) -> tuple:
-    """(counter, version, shape, dtype) of each tensor, for the check before its backward runs."""
+    """(counter, version, array) of each tensor, for the check before its backward runs."""
     entries = []
     for t in tensors:
-        counter = t._vc if t._vc is not None else t._counter()
-        entries.append((counter, counter[0], t.array.shape, t.array.dtype))
+        counter = t._vc
+        if counter is None:
+            counter = t._vc = [0]
+        entries.append((counter, counter[0], t.array))
     return tuple(entries)
 
 

@@ -352,8 +352,7 @@ class Tensor:
         if record:
             node = result.grad_fn
             if result._vc is not None:  # the op saved its own output: that is now this tensor's value
-                node.saved = tuple((counter, counter[0], shape, dtype) if c is result._vc else (c, v, shape, dtype)
-                                   for c, v, shape, dtype in node.saved)
+                node.saved = tuple((counter, counter[0], a) if c is result._vc else (c, v, a) for c, v, a in node.saved)
             old_node = self.grad_fn
             if old_node is not None:  # retain_grad and the hooks follow the tensor to its new value
                 node.retained, node.hooks = old_node.retained, old_node.hooks

@@ -319,9 +319,9 @@ class Tensor:
                                    "nnkit.no_grad(), as an optimizer update does")
             if self._base is not None:
                 raise RuntimeError(
-                    f"{op}: in-place change of a view (shape {tuple(self.shape)}) of a tensor "
-                    f"{'that requires grad' if self._base.requires_grad else ''} while recording gradients "
-                    "is not supported; change the tensor itself (base[index] = value), or clone() the view")
+                    f"{op}: in-place change of a view (shape {tuple(self.shape)}) of another tensor while "
+                    "recording gradients is not supported; change the tensor itself (base[index] = value), "
+                    "or clone() the view first")
             old = self._stand_in(self.array, self._counter())
             result = compute(old, *others)
             if result.grad_fn is not None and builtins.any(c is old._vc for c, *_ in result.grad_fn.saved):

@@ -97,6 +97,11 @@ class autocast:
     CPU and float16 on the GPU. ``enabled=False`` turns autocast off inside (for a
     region that must run in float32). State is per thread; regions nest.
 
+    Wrap the forward pass and the loss, not ``backward`` or the optimizer step:
+    each weight is cast once per outermost region and the cast is reused, so
+    (as in PyTorch) an update made inside the region is not seen by later
+    forward passes in it. ``cache_enabled=False`` casts afresh at every use.
+
     >>> import nnkit
     >>> lin = nnkit.nn.Linear(3, 2)
     >>> with nnkit.autocast("cpu", dtype=nnkit.bfloat16):

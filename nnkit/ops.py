@@ -1229,6 +1229,8 @@ def install_methods(cls) -> None:
         "half": _dtype_method(backend.float16), "long": _dtype_method(backend.int64),
         "int": _dtype_method(backend.int32), "bool": _dtype_method(backend.bool_),
     }
+    if backend.bfloat16 is not None:  # ml_dtypes is installed
+        methods["bfloat16"] = _dtype_method(backend.bfloat16)
     for name, fn in methods.items():
         setattr(cls, name, fn)
     for name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg"):

@@ -25,13 +25,14 @@ import collections
 import functools
 import importlib
 import inspect
+import itertools
 import json
 import re
 import sysconfig
 import unicodedata
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy
 
@@ -303,6 +304,11 @@ def _is_punctuation(ch: str) -> bool:
         unicodedata.category(ch).startswith("P")
 
 
+# A run of characters that BERT's clean-up keeps inside one word: everything but the ASCII
+# spaces, the Unicode space separators (category Zs) and the line and paragraph separators.
+_RAW_PIECE = re.compile("[^ \t\n\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+
+
 def _normalize_char(ch: str) -> str:
     """BERT's clean-up of one character: NUL, U+FFFD and control characters removed, any
     whitespace made a space."""
@@ -362,7 +368,7 @@ class WordPieceTokenizer:
         self.tokenize_chinese_chars = tokenize_chinese_chars
         self.model_max_length = model_max_length
         self.max_input_chars_per_word = max_input_chars_per_word
-        self._cache: dict[str, list[str]] = {}
+        self._cache: dict[str, list[str]] = {}  # raw piece of text -> its tokens
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "WordPieceTokenizer":
@@ -446,21 +452,29 @@ class WordPieceTokenizer:
             start = end
         return pieces
 
+    def _tokens(self, text: str) -> Iterator[str]:
+        """The tokens of ``text``, one at a time (so that truncation stops early on long texts).
+
+        The raw text is cut at whitespace first and each piece tokenised on its own, which gives
+        the same tokens as tokenising the whole (clean-up never joins or splits across these
+        separators) and lets a repeated piece come from the cache."""
+        start = 0
+        for match in [*self._special.finditer(text), None]:
+            for piece in _RAW_PIECE.finditer(text, start, match.start() if match else len(text)):
+                tokens = self._cache.get(piece.group())
+                if tokens is None:
+                    tokens = [t for word in self.basic_tokenize(piece.group()) for t in self.wordpiece(word)]
+                    self._cache[piece.group()] = tokens
+                yield from tokens
+            if match:
+                yield match.group()
+                start = match.end()
+
     def tokenize(self, text: str) -> list[str]:
         """The tokens of ``text``, without ``[CLS]``/``[SEP]``."""
-        tokens, start = [], 0
-        for match in [*self._special.finditer(text), None]:
-            chunk = text[start:match.start() if match else len(text)]
-            for word in self.basic_tokenize(chunk):
-                if word not in self._cache:
-                    self._cache[word] = self.wordpiece(word)
-                tokens.extend(self._cache[word])
-            if match:
-                tokens.append(match.group())
-                start = match.end()
-        return tokens
+        return list(self._tokens(text))
 
-    def convert_tokens_to_ids(self, tokens: Sequence[str]) -> list[int]:
+    def convert_tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
         unk = self.unk_token_id
         return [self.vocab.get(t, unk) for t in tokens]
 
@@ -477,12 +491,10 @@ class WordPieceTokenizer:
         if not isinstance(text, str):
             raise TypeError(f"WordPieceTokenizer.encode: expected a str, got {type(text).__name__} "
                             "(call the tokenizer itself on a list of texts)")
-        ids = self.convert_tokens_to_ids(self.tokenize(text))
-        if max_length is not None:
-            if max_length < 2:
-                raise ValueError(f"WordPieceTokenizer: max_length must leave room for [CLS] and [SEP], "
-                                 f"got {max_length}")
-            ids = ids[:max_length - 2]
+        if max_length is not None and max_length < 2:
+            raise ValueError(f"WordPieceTokenizer: max_length must leave room for [CLS] and [SEP], got {max_length}")
+        tokens = self._tokens(text)
+        ids = self.convert_tokens_to_ids(tokens if max_length is None else itertools.islice(tokens, max_length - 2))
         return [self.cls_token_id, *ids, self.sep_token_id]
 
     def decode(self, ids, skip_special_tokens: bool = True) -> str:

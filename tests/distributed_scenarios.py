@@ -99,6 +99,28 @@ def collectives(rank, world):
     dist.reduce_scatter_tensor(out, full, op=dist.ReduceOp.AVG)
     close(out.numpy(), np.arange(2.0 * world)[2 * rank:2 * rank + 2] * (ranks + 1).mean(), "reduce_scatter_tensor")
 
+    dst = world - 1
+    t = nnkit.tensor([float(rank + 1), 2.0])
+    dist.reduce(t, dst=dst)
+    close(t.numpy(), [(ranks + 1).sum(), 2.0 * world] if rank == dst else [rank + 1.0, 2.0], "reduce")
+    t = nnkit.tensor([float(rank)])
+    dist.reduce(t, dst=0, op=dist.ReduceOp.AVG, async_op=True).wait()
+    close(t.numpy(), [ranks.mean()] if rank == 0 else [float(rank)], "reduce AVG")
+    # A ring of point-to-point messages: each rank sends to the next and receives from the previous.
+    out_msg, in_msg = nnkit.full((3,), float(rank)), nnkit.zeros(3)
+    receiving = dist.irecv(in_msg, src=(rank - 1) % world) if world > 1 else None
+    sending = dist.isend(out_msg, dst=(rank + 1) % world) if world > 1 else None
+    if world > 1:
+        sending.wait()
+        receiving.wait()
+        close(in_msg.numpy(), np.full(3, float((rank - 1) % world)), "isend/irecv ring")
+        if rank == 0:
+            dist.send(nnkit.tensor([[7.0, 8.0]]).T, dst=1)  # non-contiguous: sent through a copy
+        elif rank == 1:
+            box = nnkit.zeros(2, 1)
+            assert dist.recv(box, src=0) == 0
+            close(box.numpy(), [[7.0], [8.0]], "send/recv")
+        raises(lambda: dist.isend(out_msg, dst=rank), ValueError, "this rank itself")
     objs = [None] * world
     dist.all_gather_object(objs, {"rank": rank, "name": "x" * rank})
     assert objs == [{"rank": r, "name": "x" * r} for r in range(world)], objs

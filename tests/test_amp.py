@@ -56,6 +56,24 @@ def test_a_bfloat16_leaf_can_require_grad_and_promotes_with_float32():
     assert w.grad.dtype == BF16
 
 
+def test_a_module_can_be_cast_to_bfloat16_and_trained():
+    nnkit.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).bfloat16()
+    assert all(p.dtype == BF16 for p in model.parameters())
+    x = nnkit.randn(32, 4).bfloat16()
+    target = x.float().sum(1, keepdim=True)
+    opt = nnkit.optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(40):
+        loss = F.mse_loss(model(x).float(), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert model[0].weight.grad.dtype == BF16 and model[0].weight.dtype == BF16
+    assert losses[-1] < 0.5 * losses[0]
+
+
 # --- the policy ---------------------------------------------------------------
 
 def small_inputs():
@@ -428,3 +446,55 @@ def test_float16_training_with_scaler_matches_torch():
     named = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         assert rel_err(p.detach().numpy(), named[name].detach().numpy()) < 1e-2, name
+
+
+# --- on a GPU -----------------------------------------------------------------------
+
+@pytest.mark.gpu
+def test_float16_autocast_and_scaler_on_cuda_match_the_cpu():
+    def run(device):
+        nnkit.manual_seed(0)
+        model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10)).to(device)
+        x = nnkit.randn(64, 16).to(device)
+        y = nnkit.randint(0, 10, (64,)).to(device)
+        opt = nnkit.optim.SGD(model.parameters(), lr=0.1)
+        scaler = GradScaler(device, init_scale=2.0 ** 40, growth_interval=2)
+        scales, dtypes = [], None
+        for _ in range(6):
+            with nnkit.autocast(device, dtype=nnkit.float16):
+                out = model(x)
+                loss = F.cross_entropy(out, y)
+            dtypes = (out.dtype, loss.dtype)
+            opt.zero_grad()
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            scales.append(scaler.get_scale())
+        return dtypes, scales, [p.detach().cpu().numpy() for p in model.parameters()]
+
+    (gpu_dtypes, gpu_scales, gpu_params), (_, cpu_scales, cpu_params) = run("cuda"), run("cpu")
+    assert gpu_dtypes == (nnkit.float16, nnkit.float32)
+    assert gpu_scales == cpu_scales and gpu_scales[0] < 2.0 ** 40  # the first step overflowed on both
+    for g, c in zip(gpu_params, cpu_params):
+        assert rel_err(g, c) < 1e-2
+
+
+def test_the_weight_cast_cache_lives_for_the_region_as_in_pytorch():
+    lin = nn.Linear(4, 4)
+    opt = nnkit.optim.SGD(lin.parameters(), lr=1.0)
+    x = nnkit.randn(2, 4)
+    for cache_enabled, changed in ((True, False), (False, True)):
+        with nnkit.autocast("cpu", dtype=BF16, cache_enabled=cache_enabled):
+            first = lin(x)
+            first.float().sum().backward()
+            opt.step()
+            second = lin(x)
+        assert (not np.array_equal(first.detach().float().numpy(), second.detach().float().numpy())) == changed
+    with nnkit.autocast("cpu", dtype=BF16):
+        before = lin(x)
+    before.float().sum().backward()
+    opt.step()
+    with nnkit.autocast("cpu", dtype=BF16):
+        after = lin(x)  # a new region casts the updated weights
+    assert not np.array_equal(before.detach().float().numpy(), after.detach().float().numpy())

@@ -40,7 +40,7 @@ __all__ = ["ReduceOp", "Work", "DistError", "DistBackendError", "GroupMember", "
            "destroy_process_group", "is_initialized", "is_available", "is_mpi_available", "is_nccl_available",
            "get_rank", "get_world_size", "get_backend", "barrier", "all_reduce", "broadcast", "all_gather",
            "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "all_gather_object",
-           "broadcast_object_list"]
+           "broadcast_object_list", "reduce", "send", "recv", "isend", "irecv"]
 
 # PyTorch's default for its CPU backends: long enough for a slow first step.
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)
@@ -191,6 +191,18 @@ class _MPIGroup:
     def barrier(self, what: str) -> Work:
         return self._mpi_work(what, self.comm.Ibarrier())
 
+    def reduce(self, array, dst: int, op: ReduceOp, what: str) -> Work:
+        MPI = self.MPI
+        send = MPI.IN_PLACE if self.rank == dst else array
+        return self._mpi_work(what, self.comm.Ireduce(send, array if self.rank == dst else None,
+                                                      op=self.ops[op], root=dst))
+
+    def send(self, array, dst: int, tag: int, what: str) -> Work:
+        return self._mpi_work(what, self.comm.Isend(array.reshape(-1).view(numpy.uint8), dest=dst, tag=tag))
+
+    def recv(self, array, src: int, tag: int, what: str) -> Work:
+        return self._mpi_work(what, self.comm.Irecv(array.reshape(-1).view(numpy.uint8), source=src, tag=tag))
+
     def abort(self, code: int) -> None:
         self.comm.Abort(code)
 
@@ -276,6 +288,14 @@ class _NCCLGroup(_MPIGroup):
         self.nccl_comm.reduceScatter(array.data.ptr, out.data.ptr, out.size, self._type(array, what),
                                      self.nccl_ops[op], self._stream())
         return self._stream_work(what)
+
+    def reduce(self, array, dst, op, what):
+        raise NotImplementedError(f"{what}: not supported on the nccl backend (use all_reduce)")
+
+    def send(self, array, dst, tag, what):
+        raise NotImplementedError(f"{what}: point-to-point is not supported on the nccl backend")
+
+    recv = send
 
     def barrier(self, what):
         flag = self.cupy.zeros(1, dtype=self.cupy.float32)
@@ -490,8 +510,7 @@ def broadcast(tensor: Tensor, src: int, group=None, async_op: bool = False) -> W
     caller = "broadcast"
     pg = _group(group, caller)
     array = _array(tensor, caller)
-    if not isinstance(src, int) or not 0 <= src < pg.world_size:
-        raise ValueError(f"{caller}: src={src!r} is not a rank of this job (0 to {pg.world_size - 1})")
+    _check_rank(pg, src, caller, "src")
     buffer, back = _staged(pg, array)
     work = pg.broadcast(buffer, src, caller)
     work._finish = back
@@ -588,6 +607,68 @@ def reduce_scatter(output: Tensor, input_list: list, op: ReduceOp = ReduceOp.SUM
         _same(caller, array, a, f"input_list[{i}]")
     stacked = Tensor._wrap(backend.xp_of(array).stack(ins))
     return reduce_scatter_tensor(output, stacked, op, async_op=async_op)
+
+
+def reduce(tensor: Tensor, dst: int, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool = False) -> Work | None:
+    """Combine ``tensor`` across ranks into rank ``dst``'s ``tensor`` (the others' are left as they were)."""
+    caller = "reduce"
+    pg = _group(group, caller)
+    array = _array(tensor, caller)
+    _check_rank(pg, dst, caller, "dst")
+    widen = _widened(pg, array, op, caller)
+    buffer, back = _staged(pg, array)
+    if widen:
+        narrow, buffer = buffer, numpy.ascontiguousarray(buffer, dtype=numpy.float32)
+        back = _finish_all(lambda: numpy.copyto(narrow, buffer, casting="unsafe"), back)
+    if pg.rank != dst:
+        back = None  # MPI leaves the senders' buffers alone; so does PyTorch
+    average = None
+    if op is ReduceOp.AVG and pg.rank == dst:
+        def average():
+            buffer[...] /= pg.world_size
+    work = pg.reduce(buffer, dst, op, caller)
+    work._finish = _finish_all(average, back)
+    return _start(work, async_op)
+
+
+def isend(tensor: Tensor, dst: int, group=None, tag: int = 0) -> Work:
+    """Start sending ``tensor`` to rank ``dst``; ``wait()`` on the result before changing ``tensor``."""
+    pg = _group(group, "isend")
+    array = _array(tensor, "isend")
+    _check_rank(pg, dst, "isend", "dst", peer=True)
+    buffer, _ = _staged(pg, array)
+    work = pg.send(buffer, dst, tag, "isend")
+    work._keep = buffer  # the buffer must outlive the send
+    return work
+
+
+def irecv(tensor: Tensor, src: int, group=None, tag: int = 0) -> Work:
+    """Start receiving into ``tensor`` from rank ``src`` (same shape and dtype as what was sent)."""
+    pg = _group(group, "irecv")
+    array = _array(tensor, "irecv")
+    _check_rank(pg, src, "irecv", "src", peer=True)
+    buffer, back = _staged(pg, array)
+    work = pg.recv(buffer, src, tag, "irecv")
+    work._finish = back
+    return work
+
+
+def send(tensor: Tensor, dst: int, group=None, tag: int = 0) -> None:
+    """Send ``tensor`` to rank ``dst`` (which calls :func:`recv`), waiting until it has left."""
+    isend(tensor, dst, group, tag).wait()
+
+
+def recv(tensor: Tensor, src: int, group=None, tag: int = 0) -> int:
+    """Receive into ``tensor`` from rank ``src``; returns ``src``, as PyTorch."""
+    irecv(tensor, src, group, tag).wait()
+    return src
+
+
+def _check_rank(pg, rank, caller: str, name: str, peer: bool = False) -> None:
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < pg.world_size:
+        raise ValueError(f"{caller}: {name}={rank!r} is not a rank of this job (0 to {pg.world_size - 1})")
+    if peer and rank == pg.rank:
+        raise ValueError(f"{caller}: {name}={rank} is this rank itself")
 
 
 def barrier(group=None, async_op: bool = False, device_ids=None) -> Work | None:

@@ -80,7 +80,7 @@ def _array_for(value, target: Tensor):
 def _parse_to(args, kwargs) -> tuple:
     """``to``'s arguments as (device or None, dtype or None); a module takes float dtypes only."""
     dev, dtype = ops.to_arguments(args, kwargs)
-    if dtype is not None and dtype.kind not in "fc":
+    if dtype is not None and not (backend.is_floating(dtype) or dtype.kind == "c"):
         raise TypeError(f"Module.to: only floating-point dtypes are accepted, got {dtype}")
     return (None if dev is None else backend.device(dev)), dtype
 
@@ -396,7 +396,8 @@ class Module:
         def convert(array):
             if xp is not None:
                 array = backend.to_module(array, xp)
-            if dtype is not None and array.dtype.kind in "fc" and array.dtype != dtype:
+            if dtype is not None and (backend.is_floating(array.dtype) or array.dtype.kind == "c") \
+                    and array.dtype != dtype:
                 array = array.astype(dtype)
             return array
         return self._apply_to_tensors(convert)
@@ -422,6 +423,10 @@ class Module:
     def half(self) -> "Module":
         """Cast the floating-point parameters and buffers to float16, in place."""
         return self.to(backend.float16)
+
+    def bfloat16(self) -> "Module":
+        """Cast the floating-point parameters and buffers to bfloat16 (needs ml_dtypes), in place."""
+        return self.to(backend.bfloat16)
 
     # --- saving and loading --------------------------------------------------
     def state_dict(self, *, destination: OrderedDict | None = None, prefix: str = "", keep_vars: bool = False

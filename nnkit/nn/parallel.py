@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 import numpy
 
+from .. import backend
 from .. import distributed as dist
 from ..autograd import no_grad
 from ..tensor import Tensor
@@ -205,13 +206,15 @@ class DistributedDataParallel(Module):
 
     def _launch(self, bucket: _Bucket) -> None:
         xp = bucket.params[0]._xp
-        buffer = xp.empty(bucket.size, dtype=bucket.dtype)
+        if bucket.buffer is None or backend.xp_of(bucket.buffer) is not xp:
+            # One buffer per bucket for the whole run, as PyTorch: a fresh one every step paid for its page faults.
+            bucket.buffer = xp.empty(bucket.size, dtype=bucket.dtype)
+        buffer = bucket.buffer
         for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
             if p.grad is None:
                 buffer[start:stop] = 0
             else:
                 buffer[start:stop] = p.grad.array.reshape(-1)
-        bucket.buffer = buffer
         bucket.work = dist.all_reduce(Tensor._wrap(buffer), op=dist.ReduceOp.AVG, async_op=True)
 
     def _finish(self) -> None:
@@ -235,7 +238,7 @@ class DistributedDataParallel(Module):
                     p.grad.array = average
                 else:
                     p.grad.array[...] = average
-            bucket.work = bucket.buffer = None
+            bucket.work = None
             bucket.pending = len(bucket.params)
         self._ready.clear()
         self._next_bucket = 0

@@ -376,7 +376,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 def _check_anomaly(node: Node, parent_grads) -> None:
     for i, pg in enumerate(parent_grads):
-        if pg is not None and pg.dtype.kind in "fc" and bool(pg._xp.isnan(pg.array).any()):
+        if pg is not None and pg.dtype.kind in "fcV" and bool(pg._xp.isnan(pg.array).any()):  # V: bfloat16
             frames = [f for f in node.trace or () if not f.lstrip().startswith(f'File "{_PACKAGE}')]
             where = "".join(frames[-3:]) if frames else "(recorded outside detect_anomaly)\n"
             raise RuntimeError(f"Function '{node.name}Backward' returned nan values in its {i}th output. "

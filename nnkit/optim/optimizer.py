@@ -131,7 +131,7 @@ class Optimizer:
                 if p.dtype.kind == "c":
                     raise NotImplementedError(f"{name}: {where} is complex ({p.dtype}); nnkit's optimizers "
                                               "update real parameters only")
-                if p.dtype.kind != "f":
+                if not backend.is_floating(p.dtype):
                     raise TypeError(f"{name}: {where} has dtype {p.dtype}; only floating-point parameters "
                                     "can be optimized")
                 if g.shape != p.shape:

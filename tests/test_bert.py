@@ -277,7 +277,8 @@ def test_gradients_equal_transformers_on_a_random_tiny_bert():
     torch.manual_seed(0)
     theirs = transformers.BertModel(transformers.BertConfig(**TINY)).train()
     ours = tiny()
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items() if k != "embeddings.position_ids"})
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()
+                          if k != "embeddings.position_ids"})
     ids, mask = batch_ids()
     upstream = np.random.default_rng(0).standard_normal((3, 7, 8)).astype(np.float32)
     out = ours(ids, mask)
@@ -289,4 +290,5 @@ def test_gradients_equal_transformers_on_a_random_tiny_bert():
     for name, p in ours.named_parameters():
         if name.startswith("pooler."):
             continue   # the pooler is not on the path to the hidden states
-        np.testing.assert_allclose(p.grad.detach().numpy(), t_grads[name].grad.detach().numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.detach().numpy(), t_grads[name].grad.detach().numpy(), rtol=1e-3, atol=1e-5,
+                                   err_msg=name)

@@ -58,7 +58,8 @@ def test_forward_equals_the_formula_on_batched_inputs():
     layer = lora_with_random_b()
     x = nnkit.randn(2, 3, 6)
     np.testing.assert_allclose(layer(x).detach().numpy(), formula(layer, x.detach().numpy()), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.delta_weight().detach().numpy(), layer.scaling * layer.B.detach().numpy() @ layer.A.detach().numpy(),
+    np.testing.assert_allclose(layer.delta_weight().detach().numpy(),
+                               layer.scaling * layer.B.detach().numpy() @ layer.A.detach().numpy(),
                                rtol=1e-6)
 
 
@@ -94,7 +95,8 @@ def test_merge_then_unmerge_restores_the_weight_and_keeps_the_output():
     unmerged_out = layer(x).detach().numpy()
     layer.merge()
     assert layer.merged
-    np.testing.assert_allclose(layer.weight.detach().numpy(), w0 + layer.scaling * layer.B.detach().numpy() @ layer.A.detach().numpy(),
+    np.testing.assert_allclose(layer.weight.detach().numpy(),
+                               w0 + layer.scaling * layer.B.detach().numpy() @ layer.A.detach().numpy(),
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(layer(x).detach().numpy(), unmerged_out, rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match="already merged"):

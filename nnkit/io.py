@@ -13,9 +13,15 @@ name and records what JSON alone would lose: tuples versus lists, tensors
 versus arrays, ``requires_grad``, the device, and non-finite floats. Any
 NumPy can read the arrays back with ``numpy.load(path, allow_pickle=False)``.
 
-Saving is atomic: the archive is written to a temporary file beside ``path``,
-flushed to disk, then renamed onto ``path``, so a crash mid-save leaves the
-previous checkpoint intact.
+Saving is atomic: the archive is written to a temporary file beside ``path``
+(``.<name>.nnkit-save-<pid>-<random>.tmp``), flushed to disk, then renamed onto
+``path``, so a crash mid-save leaves the previous checkpoint intact; the next
+save to the same path removes what a killed save left behind.
+
+Loading trusts nothing in the file: a file that is not a checkpoint, or is
+truncated, corrupted or crafted (sizes that the file does not hold, a
+compressed entry that would expand without bound, a structure nested
+100,000 deep) raises ValueError naming it and the problem.
 
 >>> import nnkit, os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
@@ -31,11 +37,14 @@ import json
 import math
 import os
 import secrets
+import struct
+import threading
 import zipfile
 import zlib
 from typing import Any
 
 import numpy
+from numpy.lib import format as npy_format
 
 from . import backend
 from .tensor import Tensor
@@ -73,6 +82,8 @@ class _Encoder:
         self.names: dict[int, str] = {}  # id of a tensor or array already stored -> its entry
 
     def encode(self, obj, where: str, open_containers: tuple):
+        if len(open_containers) >= _MAX_DEPTH:
+            raise ValueError(f"save: the object nests deeper than {_MAX_DEPTH} levels at {where}")
         if obj is None or isinstance(obj, (bool, str)):
             return obj
         if isinstance(obj, Tensor):
@@ -116,12 +127,26 @@ class _Encoder:
         return self.names[id(owner)]
 
 
+# A save writes ".<name>.nnkit-save-<pid>-<random>.tmp" beside <name>, then renames it.
+_TMP_MARK, _TMP_END = ".nnkit-save-", ".tmp"
+_writing: set[str] = set()  # this process's temporary files being written right now
+_writing_lock = threading.Lock()
+
+
 def _write_atomically(path: str, arrays: dict) -> None:
-    """Write the archive to a temporary file in ``path``'s directory, sync it, and rename it onto ``path``."""
+    """Write the archive to a temporary file in ``path``'s directory, sync it, and rename it onto ``path``.
+
+    A process killed mid-save cannot remove its temporary file; the next save to the
+    same path removes such leftovers (those of processes that are no longer running).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: cannot write {path!r}: directory {directory!r} does not exist")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    prefix = f".{os.path.basename(path)}{_TMP_MARK}"
+    _remove_stale(directory, prefix)
+    tmp = os.path.join(directory, f"{prefix}{os.getpid()}-{secrets.token_hex(4)}{_TMP_END}")
+    with _writing_lock:
+        _writing.add(tmp)
     try:
         with open(tmp, "xb") as f:
             numpy.savez(f, allow_pickle=False, **arrays)
@@ -132,7 +157,38 @@ def _write_atomically(path: str, arrays: dict) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+    finally:
+        with _writing_lock:
+            _writing.discard(tmp)
     _sync_directory(directory)
+
+
+def _remove_stale(directory: str, prefix: str) -> None:
+    """Remove the temporary files that earlier saves to this path left behind when killed."""
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(_TMP_END)):
+                continue
+            pid = name[len(prefix):-len(_TMP_END)].partition("-")[0]
+            with _writing_lock:
+                busy = entry.path in _writing
+            if not busy and not (pid.isdigit() and int(pid) != os.getpid() and _running(int(pid))):
+                with contextlib.suppress(OSError):
+                    os.remove(entry.path)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (so its save may still be under way)."""
+    if os.name != "posix":
+        return True  # no cheap check: leave the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
 
 
 def _sync_directory(directory: str) -> None:
@@ -151,49 +207,195 @@ def _sync_directory(directory: str) -> None:
 
 # --- load -------------------------------------------------------------------
 
-def load(path: str | os.PathLike, map_location=None) -> Any:
+_MAX_DEPTH = 100  # nesting of dicts, lists and tuples; a state dict needs a handful
+_MAX_HEADER = 1 << 16  # bytes of an array entry's own .npy header (NumPy writes about 128)
+_ZIP_MAGIC, _NPY_MAGIC = b"PK", b"\x93NUMPY"
+
+# What reading a malformed archive can raise, from zipfile, zlib, NumPy's header parser and json.
+_MALFORMED = (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, zipfile.BadZipFile, zlib.error,
+              NotImplementedError, struct.error, OverflowError, RecursionError)
+
+
+def load(path: str | os.PathLike, map_location=None, *, max_bytes: int | None = None) -> Any:
     """Read back what :func:`save` wrote: the same nesting, with tensors and arrays.
 
     Tensors return to the device they were saved from, or to ``map_location``
     (``'cpu'``, ``'cuda'`` or an ``nnkit.device``) when given; dtypes and
-    ``requires_grad`` are kept. A file that is not an nnkit checkpoint, or is
-    truncated or corrupted, raises ValueError naming it. Nothing in the file
-    is ever executed (no pickle).
+    ``requires_grad`` are kept. Nothing in the file is ever executed (no pickle).
+
+    Every malformed file (not a checkpoint, truncated, corrupted, or crafted)
+    raises ValueError naming it and the problem, before memory is spent on it:
+    each entry's declared size must match what the file holds, the structure
+    may nest at most 100 deep, and the arrays together may take at most
+    ``max_bytes`` once read. By default that is the file's own size, which an
+    nnkit checkpoint (stored uncompressed) never exceeds; pass a larger
+    ``max_bytes`` to read an archive whose entries are compressed
+    (``numpy.savez_compressed``).
     """
     path = os.fspath(path)
     target = _target_device(map_location)
-    try:
-        archive = numpy.load(path, allow_pickle=False)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise _unreadable(path, "it is not an .npz archive, or it is truncated", e) from e
-    if not isinstance(archive, numpy.lib.npyio.NpzFile):
-        raise ValueError(f"load: {path!r} is not an nnkit checkpoint (it holds a single NumPy array; "
-                         f"read it with numpy.load)")
-    with archive:
-        if _HEADER not in archive.files:
-            raise ValueError(f"load: {path!r} is not an nnkit checkpoint (a NumPy .npz archive without the "
-                             f"'{_HEADER}' entry that nnkit.save writes; read it with numpy.load)")
+    with open(path, "rb") as f:  # a missing file or a directory raises as open() does
+        size = os.fstat(f.fileno()).st_size
+        limit = size if max_bytes is None else int(max_bytes)
+        magic = f.read(len(_NPY_MAGIC))
+        if magic.startswith(_NPY_MAGIC):
+            raise ValueError(f"load: {path!r} is not an nnkit checkpoint (it holds a single NumPy array; "
+                             f"read it with numpy.load)")
+        if not magic.startswith(_ZIP_MAGIC):
+            raise ValueError(f"load: cannot read the checkpoint {path!r}: it is not an .npz archive (a pickle, "
+                             "such as a torch.save file, cannot be read: nnkit never unpickles)")
+        f.seek(0)
         try:
-            header = json.loads(archive[_HEADER].tobytes().decode("utf-8"))
-            if not isinstance(header, dict) or header.get("format") != _FORMAT:
-                raise ValueError("its header is not an nnkit checkpoint header")
-            if header.get("version") != _VERSION:
-                raise ValueError(f"it has format version {header.get('version')!r}, and this nnkit reads "
-                                 f"version {_VERSION}")
-            return _Decoder(archive, target).decode(header["tree"])
+            with zipfile.ZipFile(f) as archive:
+                return _Reader(archive, size, limit, target).read(path)
         except _DeviceError as e:
             raise RuntimeError(f"load: {path!r}: {e}") from None
-        except (ValueError, KeyError, TypeError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as e:
+        except _Refused as e:
+            raise ValueError(f"load: {path!r}{e}") from None
+        except _MALFORMED as e:
             raise _unreadable(path, "it is corrupted, or was not written by nnkit.save", e) from e
 
 
 def _unreadable(path: str, why: str, error: BaseException) -> ValueError:
-    if "pickle" in str(error):  # NumPy refused to unpickle; its advice (allow_pickle=True) is not ours to give
-        return ValueError(f"load: cannot read the checkpoint {path!r}: {why}: it holds pickled Python objects "
-                          "(or is no NumPy file at all), and nnkit never unpickles")
+    if isinstance(error, RecursionError):
+        error = ValueError("it is nested too deeply")
     return ValueError(f"load: cannot read the checkpoint {path!r}: {why} ({type(error).__name__}: {error})")
+
+
+class _Refused(Exception):
+    """A problem found by the checks below; its text follows the path in the ValueError."""
+
+
+class _Reader:
+    """Checks an archive's entries against the file, then reads its header and its arrays."""
+
+    def __init__(self, archive: zipfile.ZipFile, size: int, limit: int, target):
+        self.archive, self.target = archive, target
+        self.entries: dict[str, zipfile.ZipInfo] = {}
+        total = 0
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if name in self.entries:
+                raise _Refused(f" is corrupted: it has two entries named {name!r}")
+            if info.flag_bits & 0x1:
+                raise _Refused(f" is not an nnkit checkpoint: its entry {name!r} is encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _Refused(f" is not an nnkit checkpoint: its entry {name!r} uses compression method "
+                               f"{info.compress_type} (nnkit reads stored and deflated entries)")
+            stored = info.compress_type == zipfile.ZIP_STORED
+            if (stored and info.compress_size != info.file_size) or info.header_offset + info.compress_size > size:
+                raise _Refused(f" is truncated or corrupted: its entry {name!r} declares {info.compress_size} "
+                               f"bytes at offset {info.header_offset}, beyond the file's {size} bytes")
+            self.entries[name] = info
+            total += info.file_size
+        if total > limit:
+            raise _Refused(f": its entries would take {total} bytes once read, more than the limit of {limit} "
+                           "bytes (max_bytes; by default the file's own size, which an nnkit checkpoint never "
+                           "exceeds: pass max_bytes to read a compressed archive)")
+        self.arrays: dict[str, numpy.ndarray] = {}
+        self.tensors: dict[str, Tensor] = {}
+
+    def read(self, path: str):
+        if _HEADER not in self.entries:
+            raise _Refused(f" is not an nnkit checkpoint (a NumPy .npz archive without the '{_HEADER}' entry "
+                           "that nnkit.save writes; read it with numpy.load)")
+        raw = self.array(_HEADER)
+        if raw.dtype != numpy.uint8 or raw.ndim != 1:
+            raise _Refused(f" is corrupted: its header entry is {raw.dtype} of shape {raw.shape}, not bytes")
+        header = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(header, dict) or header.get("format") != _FORMAT:
+            raise ValueError("its header is not an nnkit checkpoint header")
+        if header.get("version") != _VERSION:
+            raise ValueError(f"it has format version {header.get('version')!r}, and this nnkit reads "
+                             f"version {_VERSION}")
+        return self.decode(header.get("tree"), 0)
+
+    def decode(self, node, depth: int):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if depth >= _MAX_DEPTH:
+            raise _Refused(f": its structure nests deeper than {_MAX_DEPTH} levels")
+        if isinstance(node, list):
+            return [self.decode(v, depth + 1) for v in node]
+        if not isinstance(node, dict) or len(node) not in (1, 3):
+            raise ValueError(f"unexpected node of type {type(node).__name__}")
+        if "dict" in node:
+            items = node["dict"]
+            if not isinstance(items, list) or any(not isinstance(kv, list) or len(kv) != 2 or isinstance(kv[0], bool)
+                                                  or not isinstance(kv[0], (str, int)) for kv in items):
+                raise ValueError("a dict node is not a list of [key, value] pairs with str or int keys")
+            return {k: self.decode(v, depth + 1) for k, v in items}
+        if "tuple" in node:
+            if not isinstance(node["tuple"], list):
+                raise ValueError("a tuple node does not hold a list")
+            return tuple(self.decode(v, depth + 1) for v in node["tuple"])
+        if "float" in node:
+            if node["float"] not in ("inf", "-inf", "nan"):
+                raise ValueError(f"unexpected float {node['float']!r}")
+            return float(node["float"])
+        if "ndarray" in node:
+            return self.array(node["ndarray"])
+        if "scalar" in node:
+            array = self.array(node["scalar"])
+            if array.ndim != 0:
+                raise ValueError(f"the scalar entry {node['scalar']!r} has shape {array.shape}")
+            return array[()]
+        if "tensor" in node:
+            name = node["tensor"]
+            if name not in self.tensors:
+                self.tensors[name] = self.tensor(self.array(name), node)
+            return self.tensors[name]
+        raise ValueError(f"unexpected node with keys {sorted(map(str, node))}")
+
+    def array(self, name) -> numpy.ndarray:
+        if not isinstance(name, str) or name not in self.entries:
+            raise KeyError(f"the array entry {name!r} is missing")
+        if name not in self.arrays:
+            self.arrays[name] = self.read_entry(name, self.entries[name])
+        return self.arrays[name]
+
+    def read_entry(self, name: str, info: zipfile.ZipInfo) -> numpy.ndarray:
+        """One .npy entry, its declared shape checked against the entry's size before reading."""
+        with self.archive.open(info) as member:
+            version = npy_format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
+            else:
+                raise ValueError(f"the entry {name!r} has .npy format version {version}")
+            if dtype.hasobject:
+                raise _Refused(f" holds pickled Python objects in its entry {name!r}, and nnkit never unpickles")
+            count = math.prod(shape)
+            if dtype.itemsize == 0 or count * dtype.itemsize != info.file_size - member.tell():
+                raise _Refused(f" is corrupted: its entry {name!r} declares {count} values of {dtype} (shape "
+                               f"{shape}), but holds {info.file_size - member.tell()} bytes of data")
+            array = numpy.empty(count, dtype=dtype)
+            data = memoryview(array.view(numpy.uint8))
+            filled = 0
+            while filled < len(data):
+                n = member.readinto(data[filled:filled + (1 << 24)])  # in 16 MiB pieces: no second full copy
+                if not n:
+                    raise EOFError(f"the entry {name!r} ends after {filled} of {len(data)} bytes")
+                filled += n
+            member.read(1)  # reaching the end checks the entry's CRC
+        return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+    def tensor(self, array: numpy.ndarray, node: dict) -> Tensor:
+        requires_grad, device = node.get("requires_grad"), node.get("device")
+        if not isinstance(requires_grad, bool) or device not in ("cpu", "cuda"):
+            raise ValueError(f"a tensor node has requires_grad={requires_grad!r} and device={device!r}")
+        if array.dtype.kind not in "biufc" or (requires_grad and array.dtype.kind not in "fc"):
+            raise ValueError(f"a tensor entry has dtype {array.dtype}"
+                             + (" and requires_grad" if requires_grad else ""))
+        device = self.target or backend.device(device)
+        try:
+            xp = backend.module_for(device)
+        except RuntimeError:
+            raise _DeviceError(f"it holds tensors for {device}, which is not available here; "
+                               "pass map_location='cpu'") from None
+        t = Tensor._wrap(backend.to_module(array, xp))
+        return t.requires_grad_(True) if requires_grad else t
 
 
 class _DeviceError(Exception):
@@ -207,56 +409,3 @@ def _target_device(map_location):
         return backend.device(map_location)
     raise NotImplementedError(f"load: map_location of type {type(map_location).__name__} is not supported; "
                               "pass a device such as 'cpu' or 'cuda'")
-
-
-class _Decoder:
-    """Rebuilds the object from the JSON tree; an entry named twice gives one array or tensor."""
-
-    def __init__(self, archive, target):
-        self.archive = archive
-        self.target = target
-        self.arrays: dict[str, numpy.ndarray] = {}
-        self.tensors: dict[str, Tensor] = {}
-
-    def decode(self, node):
-        if node is None or isinstance(node, (bool, int, float, str)):
-            return node
-        if isinstance(node, list):
-            return [self.decode(v) for v in node]
-        if not isinstance(node, dict):
-            raise TypeError(f"unexpected node {node!r}")
-        if "dict" in node:
-            return {k: self.decode(v) for k, v in node["dict"]}
-        if "tuple" in node:
-            return tuple(self.decode(v) for v in node["tuple"])
-        if "float" in node:
-            if node["float"] not in ("inf", "-inf", "nan"):
-                raise ValueError(f"unexpected float {node['float']!r}")
-            return float(node["float"])
-        if "ndarray" in node:
-            return self.array(node["ndarray"])
-        if "scalar" in node:
-            return self.array(node["scalar"])[()]
-        if "tensor" in node:
-            name = node["tensor"]
-            if name not in self.tensors:
-                self.tensors[name] = self.tensor(self.array(name), node)
-            return self.tensors[name]
-        raise ValueError(f"unexpected node with keys {sorted(node)}")
-
-    def array(self, name: str) -> numpy.ndarray:
-        if name not in self.arrays:
-            if name not in self.archive.files:
-                raise KeyError(f"the array entry {name!r} is missing")
-            self.arrays[name] = self.archive[name]
-        return self.arrays[name]
-
-    def tensor(self, array: numpy.ndarray, node: dict) -> Tensor:
-        device = self.target or backend.device(node["device"])
-        try:
-            xp = backend.module_for(device)
-        except RuntimeError:
-            raise _DeviceError(f"it holds tensors for {device}, which is not available here; "
-                               "pass map_location='cpu'") from None
-        t = Tensor._wrap(backend.to_module(array, xp))
-        return t.requires_grad_(True) if node["requires_grad"] else t

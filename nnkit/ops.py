@@ -16,6 +16,7 @@ their array module (``x._xp``), never for NumPy by name, so CuPy works too.
 from __future__ import annotations
 
 import builtins  # sum, max, min, abs, any and all are ops in this module
+import functools
 from typing import NamedTuple, Sequence
 
 import numpy
@@ -30,17 +31,53 @@ from .tensor import Tensor
 # ---------------------------------------------------------------------------
 
 
-def _make(array, parents: tuple, backward, name: str) -> Tensor:
-    """Wrap ``array``; record the op when grad mode is on and an input needs a gradient."""
+def _make(array, parents: tuple, backward, name: str, saved: tuple | None = None,
+          output: bool = False) -> Tensor:
+    """Wrap ``array``; record the op when grad mode is on and an input needs a gradient.
+
+    ``saved`` lists the inputs whose values ``backward`` reads (all of them when
+    not given), and ``output`` says that it reads the op's own output: their
+    versions are recorded, so that changing one in place before the backward
+    runs raises instead of giving a wrong gradient.
+    """
     if isinstance(array, numpy.generic):  # NumPy's full reductions return scalars
         array = numpy.asarray(array)
     out = Tensor._wrap(array)
     if _GradMode.enabled:
         for p in parents:
             if p.requires_grad:
+                if saved is None:
+                    saved = parents
+                versions = _versions(saved) if saved else ()
+                if output:
+                    out._vc = [0]
+                    versions += ((out._vc, 0, array),)
                 out.requires_grad = True
-                out.grad_fn = Node(parents, backward, name)
+                out.grad_fn = Node(parents, backward, name, versions)
                 break
+    return out
+
+
+def _versions(tensors) -> tuple:
+    """(counter, version, array) of each tensor, for the check before its backward runs."""
+    entries = []
+    for t in tensors:
+        counter = t._vc
+        if counter is None:
+            counter = t._vc = [0]
+        entries.append((counter, counter[0], t.array))
+    return tuple(entries)
+
+
+def _view(array, a: Tensor, backward, name: str) -> Tensor:
+    """Like :func:`_make` for ops that may return a view of ``a`` (reshape, transpose,
+    slicing...): when NumPy did not copy, the result shares ``a``'s version counter,
+    so that an in-place change through either is seen by both."""
+    out = _make(array, (a,), backward, name, saved=())
+    base = array.base
+    if base is not None and (base is a.array or base is a.array.base):
+        out._vc = a._counter()
+        out._base = a if a._base is None else a._base
     return out
 
 
@@ -124,7 +161,7 @@ def _sum_to(g: Tensor, shape: tuple) -> Tensor:
 
 def _dim(dim, ndim: int, op: str) -> int:
     """Normalise one ``dim`` (an int; negative allowed). A 0-d tensor accepts 0 and -1, as in PyTorch."""
-    if not isinstance(dim, (int, numpy.integer)):
+    if isinstance(dim, (bool, numpy.bool_)) or not isinstance(dim, (int, numpy.integer)):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if not -builtins.max(ndim, 1) <= dim < builtins.max(ndim, 1):
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
@@ -136,6 +173,8 @@ def _dims(dim, ndim: int, op: str) -> tuple | None:
     (None, meaning every dim, for a 0-d tensor, whose arrays have no axis 0)."""
     if dim is None:
         return None
+    if not isinstance(dim, (int, numpy.integer, tuple, list)):
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
     dims = {_dim(d, ndim, op) for d in ((dim,) if isinstance(dim, (int, numpy.integer)) else dim)}
     return tuple(sorted(dims)) if ndim else None
 
@@ -167,7 +206,7 @@ def add(a, b) -> Tensor:
     except ValueError:
         raise _broadcast_error("add", a, b) from None
     sa, sb = a.shape, b.shape
-    return _make(out, (a, b), lambda g: (_sum_to(g, sa), _sum_to(g, sb)), "Add")
+    return _make(out, (a, b), lambda g: (_sum_to(g, sa), _sum_to(g, sb)), "Add", ())
 
 
 def sub(a, b) -> Tensor:
@@ -178,7 +217,7 @@ def sub(a, b) -> Tensor:
     except ValueError:
         raise _broadcast_error("sub", a, b) from None
     sa, sb = a.shape, b.shape
-    return _make(out, (a, b), lambda g: (_sum_to(g, sa), _sum_to(-g, sb)), "Sub")
+    return _make(out, (a, b), lambda g: (_sum_to(g, sa), _sum_to(-g, sb)), "Sub", ())
 
 
 def mul(a, b) -> Tensor:
@@ -188,7 +227,11 @@ def mul(a, b) -> Tensor:
         out = a.array * b.array
     except ValueError:
         raise _broadcast_error("mul", a, b) from None
-    return _make(out, (a, b), lambda g: (_sum_to(g * b, a.shape), _sum_to(g * a, b.shape)), "Mul")
+    # Each gradient needs the other operand: save (and compute) only what is needed.
+    need_a, need_b = a.requires_grad, b.requires_grad
+    saved = (b,) if not need_b else (a,) if not need_a else (a, b)
+    return _make(out, (a, b), lambda g: (_sum_to(g * b, a.shape) if need_a else None,
+                                         _sum_to(g * a, b.shape) if need_b else None), "Mul", saved)
 
 
 def div(a, b) -> Tensor:
@@ -200,11 +243,14 @@ def div(a, b) -> Tensor:
         out = a.array / b.array
     except ValueError:
         raise _broadcast_error("div", a, b) from None
-    return _make(out, (a, b), lambda g: (_sum_to(g / b, a.shape), _sum_to(-g * a / (b * b), b.shape)), "Div")
+    need_b = b.requires_grad
+    return _make(out, (a, b), lambda g: (_sum_to(g / b, a.shape) if a.requires_grad else None,
+                                         _sum_to(-g * a / (b * b), b.shape) if need_b else None),
+                 "Div", (a, b) if need_b else (b,))
 
 
 def neg(a: Tensor) -> Tensor:
-    return _make(-a.array, (a,), lambda g: (-g,), "Neg")
+    return _make(-a.array, (a,), lambda g: (-g,), "Neg", ())
 
 
 def pow(a, b) -> Tensor:
@@ -216,7 +262,8 @@ def pow(a, b) -> Tensor:
             return mul(a, a)
         out = a.array ** b
         if b == 0:  # a⁰ = 1 has gradient 0 everywhere, also at a = 0 where 0·a⁻¹ would be nan
-            return _make(out.astype(a.dtype, copy=False), (a,), lambda g: (zeros_scalar(g).expand(g.shape),), "Pow")
+            return _make(out.astype(a.dtype, copy=False), (a,), lambda g: (zeros_scalar(g).expand(g.shape),), "Pow",
+                         ())
         return _make(out.astype(a.dtype, copy=False), (a,), lambda g: (g * (b * a ** (b - 1)),), "Pow")
     a, b = _operands(a, b, "pow")
     try:
@@ -228,7 +275,7 @@ def pow(a, b) -> Tensor:
         result = _saved(out, lambda: pow(a, b))
         log_a = log(where(a == 0, _ones_of(a), a))
         return _sum_to(g * b * a ** (b - 1), a.shape), _sum_to(g * result * log_a, b.shape)
-    return _make(out, (a, b), backward, "Pow")
+    return _make(out, (a, b), backward, "Pow", output=True)
 
 
 def _ones_of(t: Tensor) -> Tensor:
@@ -269,7 +316,7 @@ def where(condition, a, b) -> Tensor:
 
     def backward(g):
         return _sum_to(where(c, g, zero), a.shape), _sum_to(where(c, zero, g), b.shape)
-    return _make(out, (a, b), backward, "Where")
+    return _make(out, (a, b), backward, "Where", ())
 
 
 def clamp(a: Tensor, min=None, max=None) -> Tensor:
@@ -284,7 +331,7 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:
         inside &= a.array >= lo
     if hi is not None:
         inside &= a.array <= hi
-    return _make(out, (a,), lambda g: (g * Tensor._wrap(inside.astype(g.dtype)),), "Clamp")
+    return _make(out, (a,), lambda g: (g * Tensor._wrap(inside.astype(g.dtype)),), "Clamp", ())
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +342,7 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:
 def exp(a: Tensor) -> Tensor:
     """e^a; its derivative is itself."""
     out = a._xp.exp(_float(a).array)
-    return _make(out, (a,), lambda g: (g * _saved(out, lambda: exp(a)),), "Exp")
+    return _make(out, (a,), lambda g: (g * _saved(out, lambda: exp(a)),), "Exp", (), output=True)
 
 
 def log(a: Tensor) -> Tensor:
@@ -317,7 +364,7 @@ def sqrt(a: Tensor) -> Tensor:
     a = _float(a)
     with numpy.errstate(invalid="ignore"):
         out = a._xp.sqrt(a.array)
-    return _make(out, (a,), lambda g: (g / (2 * _saved(out, lambda: sqrt(a))),), "Sqrt")
+    return _make(out, (a,), lambda g: (g / (2 * _saved(out, lambda: sqrt(a))),), "Sqrt", (), output=True)
 
 
 def rsqrt(a: Tensor) -> Tensor:
@@ -351,7 +398,7 @@ def tanh(a: Tensor) -> Tensor:
     def backward(g):
         t = _saved(out, lambda: tanh(a))
         return (g * (1 - t * t),)
-    return _make(out, (a,), backward, "Tanh")
+    return _make(out, (a,), backward, "Tanh", (), output=True)
 
 
 def sigmoid(a: Tensor) -> Tensor:
@@ -364,14 +411,17 @@ def sigmoid(a: Tensor) -> Tensor:
     def backward(g):
         s = _saved(out, lambda: sigmoid(a))
         return (g * s * (1 - s),)
-    return _make(out, (a,), backward, "Sigmoid")
+    return _make(out, (a,), backward, "Sigmoid", (), output=True)
 
 
 def relu(a: Tensor) -> Tensor:
-    """max(a, 0); the gradient is 1 where a > 0 and 0 elsewhere (0 at a = 0)."""
+    """max(a, 0); the gradient is 1 where a > 0 and 0 elsewhere (0 at a = 0).
+
+    The backward reads the output (out > 0 exactly where a > 0), as PyTorch's does,
+    so that ``relu_`` can overwrite the input."""
     xp = a._xp
     out = xp.maximum(a.array, 0)
-    return _make(out, (a,), lambda g: (g * Tensor._wrap((a.array > 0).astype(g.dtype)),), "Relu")
+    return _make(out, (a,), lambda g: (g * Tensor._wrap((out > 0).astype(g.dtype)),), "Relu", (), output=True)
 
 
 def erf(a: Tensor) -> Tensor:
@@ -468,6 +518,19 @@ def allclose(a: Tensor, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _accumulates_in_float32(op):
+    """16-bit float inputs are reduced in float32 and the result rounded back, as PyTorch
+    does on the CPU: summing 4,096 values of 20 in float16 would pass 65,504, its largest
+    finite value, and give inf (and a softmax over 70,000 equal logits, zeros). (``sum``
+    itself accumulates in float32 without a copy.)"""
+    @functools.wraps(op)
+    def reduce(a, *args, **kwargs):
+        if isinstance(a, Tensor) and a.dtype.itemsize == 2 and backend.is_floating(a.dtype):
+            return to(op(to(a, backend.float32), *args, **kwargs), a.dtype)
+        return op(a, *args, **kwargs)
+    return reduce
+
+
 @autocast_op("sum")
 def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all); the gradient is spread back."""
@@ -480,10 +543,11 @@ def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     if a.dtype.kind == "b":
         out = out.astype(backend.int64)
     shape = a.shape
-    return _make(out, (a,), lambda g: (_grad_of_reduction(g, shape, dims, keepdim),), "Sum")
+    return _make(out, (a,), lambda g: (_grad_of_reduction(g, shape, dims, keepdim),), "Sum", ())
 
 
 @autocast_op("mean")
+@_accumulates_in_float32
 def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Average over ``dim``."""
     if not backend.is_floating(a.dtype):
@@ -494,6 +558,7 @@ def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 @autocast_op("var")
+@_accumulates_in_float32
 def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch.
 
@@ -509,6 +574,7 @@ def var(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
 
 
 @autocast_op("std")
+@_accumulates_in_float32
 def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Standard deviation: the square root of :func:`var`. Where it is 0 (constant
     values) its gradient is 0, as in PyTorch, rather than sqrt's 0/0."""
@@ -519,10 +585,11 @@ def std(a: Tensor, dim=None, *, correction: int = 1, keepdim: bool = False, unbi
         s = _saved(out, lambda: sqrt(v))
         zero = s == 0
         return (where(zero, zeros_scalar(g), g / (2 * where(zero, _ones_of(s), s))),)
-    return _make(out, (v,), backward, "Std")
+    return _make(out, (v,), backward, "Std", (), output=True)
 
 
 @autocast_op("prod")
+@_accumulates_in_float32
 def prod(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Product over ``dim`` (or all). The gradient is the product of the *other*
     elements, from prefix and suffix products, so zeros are handled exactly."""
@@ -598,7 +665,7 @@ def amax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     def backward(g):
         g = reshape(g, out.shape) if not keepdim else g
         return (where(hit, g / sum(hit, dims, keepdim=True), zeros_scalar(g)),)
-    return _make(result, (a,), backward, "Amax")
+    return _make(result, (a,), backward, "Amax", ())
 
 
 def amin(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -631,6 +698,7 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 @autocast_op("logsumexp")
+@_accumulates_in_float32
 def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     """log Σ e^a over ``dim``, shifted by the max so that it never overflows.
 
@@ -648,10 +716,11 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     def backward(g):
         g = reshape(g, out.shape) if not keepdim else g
         return (g * exp(a - _saved(out, lambda: logsumexp(a, dims, keepdim=True))),)
-    return _make(result, (a,), backward, "Logsumexp")
+    return _make(result, (a,), backward, "Logsumexp", output=True)
 
 
 @autocast_op("softmax")
+@_accumulates_in_float32
 def softmax(a: Tensor, dim: int = -1) -> Tensor:
     """e^a / Σ e^a along ``dim``, stable for any input size (fused backward:
     dL/da = s ⊙ (g − Σ g ⊙ s))."""
@@ -665,10 +734,11 @@ def softmax(a: Tensor, dim: int = -1) -> Tensor:
         s = _saved(out, lambda: softmax(a, d))
         gs = g * s
         return (gs - s * sum(gs, d, keepdim=True),)
-    return _make(out, (a,), backward, "Softmax")
+    return _make(out, (a,), backward, "Softmax", (), output=True)
 
 
 @autocast_op("log_softmax")
+@_accumulates_in_float32
 def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     """a − logsumexp(a) along ``dim`` (fused backward: g − softmax · Σ g)."""
     a = _float(a)
@@ -680,17 +750,19 @@ def log_softmax(a: Tensor, dim: int = -1) -> Tensor:
     def backward(g):
         s = exp(_saved(out, lambda: log_softmax(a, d)))
         return (g - s * sum(g, d, keepdim=True),)
-    return _make(out, (a,), backward, "LogSoftmax")
+    return _make(out, (a,), backward, "LogSoftmax", (), output=True)
 
 
 @autocast_op("cumsum")
+@_accumulates_in_float32
 def cumsum(a: Tensor, dim: int) -> Tensor:
     """Running sum along ``dim``; the gradient is the running sum from the other end."""
     d = _dim(dim, a.ndim, "cumsum")
-    return _make(a._xp.cumsum(a.array, axis=d), (a,), lambda g: (flip(cumsum(flip(g, d), d), d),), "Cumsum")
+    return _make(a._xp.cumsum(a.array, axis=d), (a,), lambda g: (flip(cumsum(flip(g, d), d), d),), "Cumsum", ())
 
 
 @autocast_op("norm")
+@_accumulates_in_float32
 def norm(a: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements by default)."""
     if p == 2:
@@ -716,32 +788,37 @@ def _shape_arg(shape: tuple) -> tuple:
 def reshape(a: Tensor, *shape) -> Tensor:
     """The same values in a new shape (one entry may be -1)."""
     shape = _shape_arg(shape)
+    if not builtins.all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"reshape: the shape must be ints, got {tuple(shape)}")
     try:
         out = a.array.reshape(shape)
     except (ValueError, TypeError):
         raise RuntimeError(f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} ({a.numel()} elements) "
                            f"into {tuple(shape)}") from None
     old = a.shape
-    return _make(out, (a,), lambda g: (reshape(g, old),), "Reshape")
+    return _view(out, a, lambda g: (reshape(g, old),), "Reshape")
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     n = builtins.max(a.ndim, 1)
     for d in (dim0, dim1):
+        _dim(d, a.ndim, "transpose")
         if not -n <= d < n:
             raise IndexError(f"transpose: dim {d} is out of range for a tensor with {a.ndim} dimensions")
-    return _make(a._xp.swapaxes(a.array, dim0, dim1), (a,), lambda g: (transpose(g, dim0, dim1),), "Transpose")
+    return _view(a._xp.swapaxes(a.array, dim0, dim1), a, lambda g: (transpose(g, dim0, dim1),), "Transpose")
 
 
 def permute(a: Tensor, *dims) -> Tensor:
     """Reorder the dims (a view); the gradient is permuted back."""
     dims = _shape_arg(dims)
+    for d in dims:
+        _dim(d, a.ndim, "permute")
     if sorted(d % builtins.max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
         raise RuntimeError(f"permute: {tuple(dims)} is not a permutation of the {a.ndim} dims of shape "
                            f"{tuple(a.shape)}")
     inverse = tuple(numpy.argsort([d % a.ndim for d in dims]))
-    return _make(a.array.transpose(dims), (a,), lambda g: (permute(g, inverse),), "Permute")
+    return _view(a.array.transpose(dims), a, lambda g: (permute(g, inverse),), "Permute")
 
 
 def expand(a: Tensor, *sizes) -> Tensor:
@@ -760,7 +837,7 @@ def expand(a: Tensor, *sizes) -> Tensor:
     except ValueError:
         raise RuntimeError(f"expand: cannot expand shape {tuple(a.shape)} to {tuple(sizes)}") from None
     shape = a.shape
-    return _make(out, (a,), lambda g: (_sum_to(g, shape),), "Expand")
+    return _view(out, a, lambda g: (_sum_to(g, shape),), "Expand")
 
 
 def repeat(a: Tensor, *sizes) -> Tensor:
@@ -776,12 +853,12 @@ def repeat(a: Tensor, *sizes) -> Tensor:
         split = [x for pair in zip(sizes, shape) for x in pair]
         g = sum(reshape(g, split), tuple(range(0, len(split), 2)))
         return (reshape(g, a.shape),)
-    return _make(out, (a,), backward, "Repeat")
+    return _make(out, (a,), backward, "Repeat", ())
 
 
 def flip(a: Tensor, dims) -> Tensor:
     dims = _dims(dims, a.ndim, "flip")
-    return _make(a._xp.flip(a.array, dims), (a,), lambda g: (flip(g, dims),), "Flip")
+    return _view(a._xp.flip(a.array, dims), a, lambda g: (flip(g, dims),), "Flip")
 
 
 def squeeze(a: Tensor, dim=None) -> Tensor:
@@ -796,6 +873,7 @@ def squeeze(a: Tensor, dim=None) -> Tensor:
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim``."""
+    _dim(dim, a.ndim + 1, "unsqueeze")
     if not -a.ndim - 1 <= dim <= a.ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {a.ndim} dimensions")
     d = dim % (a.ndim + 1)
@@ -806,7 +884,7 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one."""
     if a.ndim == 0:
         return reshape(a, (1,))
-    s, e = start_dim % a.ndim, end_dim % a.ndim
+    s, e = _dim(start_dim, a.ndim, "flatten"), _dim(end_dim, a.ndim, "flatten")
     if s > e:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(a, a.shape[:s] + (-1,) + a.shape[e + 1:])
@@ -818,12 +896,15 @@ def unflatten(a: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
 
 
 def contiguous(a: Tensor) -> Tensor:
-    return _make(a._xp.ascontiguousarray(a.array), (a,), lambda g: (g,), "Contiguous")
+    out = a._xp.ascontiguousarray(a.array)
+    if out is a.array:  # already contiguous: the tensor itself, as in PyTorch
+        return a
+    return _make(out, (a,), lambda g: (g,), "Contiguous", ())
 
 
 def clone(a: Tensor) -> Tensor:
     """A copy that stays in the graph."""
-    return _make(a.array.copy(), (a,), lambda g: (g,), "Clone")
+    return _make(a.array.copy(), (a,), lambda g: (g,), "Clone", ())
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -849,7 +930,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             index[d] = slice(int(lo), int(hi))
             pieces.append(getitem(g, tuple(index)))
         return tuple(pieces)
-    return _make(out, tuple(tensors), backward, "Cat")
+    return _make(out, tuple(tensors), backward, "Cat", ())
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -939,7 +1020,7 @@ def getitem(a: Tensor, index) -> Tensor:
     except IndexError as err:
         raise IndexError(f"index: {err} (tensor of shape {tuple(a.shape)})") from None
     shape = a.shape
-    return _make(out, (a,), lambda g: (_index_add(g, index, shape),), "Index")
+    return _view(out, a, lambda g: (_index_add(g, index, shape),), "Index")
 
 
 def _index_add(g: Tensor, index, shape: tuple) -> Tensor:
@@ -951,7 +1032,35 @@ def _index_add(g: Tensor, index, shape: tuple) -> Tensor:
         backend.scatter_add(xp, out, index, g.array)
     else:
         out[index] = g.array
-    return _make(out, (g,), lambda gg: (getitem(gg, index),), "IndexAdd")
+    return _make(out, (g,), lambda gg: (getitem(gg, index),), "IndexAdd", ())
+
+
+def index_put(a: Tensor, index, value) -> Tensor:
+    """A copy of ``a`` with ``value`` (broadcast) written at ``index``: what ``a[index] = value``
+    records. The gradient of ``a`` is ``g`` with zeros at ``index``; that of ``value`` is ``g[index]``."""
+    a, value = _operands(a, value, "index_put")
+    idx = _index(index)
+    out = a.array.copy()
+    try:
+        out[idx] = value.array
+    except IndexError as err:
+        raise IndexError(f"index_put: {err} (tensor of shape {tuple(a.shape)})") from None
+    except ValueError:
+        raise RuntimeError(f"index_put: a value of shape {tuple(value.shape)} does not fit the selection "
+                           f"{tuple(a.array[idx].shape)} of a tensor of shape {tuple(a.shape)}") from None
+    shape = value.shape
+
+    def backward(g):
+        return index_put(g, index, zeros_scalar(g)), _sum_to(getitem(g, index), shape)
+    return _make(out, (a, value), backward, "IndexPut", ())
+
+
+def _replace(a: Tensor, value: Tensor) -> Tensor:
+    """``value`` in the place of ``a``'s values (what ``fill_`` and ``copy_`` record): the
+    gradient goes to ``value``, none to ``a``. Outside the graph, just ``value``."""
+    if not _GradMode.enabled:
+        return value
+    return where(Tensor._wrap(a._xp.zeros((), dtype=bool)), a, value)
 
 
 def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -966,7 +1075,7 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
     except IndexError as err:
         raise IndexError(f"gather: {err} (input shape {tuple(a.shape)}, index shape {tuple(idx.shape)})") from None
     shape = a.shape
-    return _make(out, (a,), lambda g: (_index_add(g, full, shape),), "Gather")
+    return _make(out, (a,), lambda g: (_index_add(g, full, shape),), "Gather", ())
 
 
 def _along(xp, idx, dim: int) -> tuple:
@@ -1035,8 +1144,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise RuntimeError(f"matmul: batch shapes of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") from None
 
     def backward(g):
-        ga = _sum_to(matmul(g, _mT(b)), a.shape) if a.requires_grad else None
-        if not b.requires_grad:
+        ga = _sum_to(matmul(g, _mT(b)), a.shape) if need_a else None
+        if not need_b:
             gb = None
         elif b.ndim == 2 and a.ndim > 2:
             # Fold the batch into rows: one big product instead of a batch then a sum.
@@ -1044,7 +1153,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         else:
             gb = _sum_to(matmul(_mT(a), g), b.shape)
         return ga, gb
-    return _make(out, (a, b), backward, "Matmul")
+    need_a, need_b = a.requires_grad, b.requires_grad
+    saved = (b,) if not need_b else (a,) if not need_a else (a, b)
+    return _make(out, (a, b), backward, "Matmul", saved)
 
 
 # ---------------------------------------------------------------------------
@@ -1087,7 +1198,7 @@ def to(a: Tensor, *args, **kwargs) -> Tensor:
 
     def backward(g):
         return (to(g, src_dtype, "cpu" if src_xp is numpy else "cuda"),)
-    return _make(out, (a,), backward, "To")
+    return _make(out, (a,), backward, "To", ())
 
 
 # ---------------------------------------------------------------------------
@@ -1096,6 +1207,10 @@ def to(a: Tensor, *args, **kwargs) -> Tensor:
 
 def _reflected(fn):
     return lambda self, other: fn(other, self)
+
+
+def _inplace_method(name: str, fn):
+    return lambda self: self._inplace(name, fn)
 
 
 def _dtype_method(dtype):
@@ -1132,6 +1247,8 @@ def install_methods(cls) -> None:
         methods["bfloat16"] = _dtype_method(backend.bfloat16)
     for name, fn in methods.items():
         setattr(cls, name, fn)
+    for name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg"):
+        setattr(cls, name + "_", _inplace_method(name + "_", methods[name]))
     cls.T = property(lambda self: permute(self, tuple(reversed(range(self.ndim)))))
     cls.mT = property(_mT)
     cls.view_as = lambda self, other: reshape(self, other.shape)

@@ -9,6 +9,8 @@ are written side by side.
 
 from __future__ import annotations
 
+import builtins
+import weakref
 from typing import Any
 
 import numpy
@@ -53,12 +55,16 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_retains_grad", "_hooks", "__weakref__")
+    # _vc: the version counter, a one-element list shared with views (made on first use);
+    # _base: the tensor this one is a view of, if any; _hooks: its backward hooks, if any.
+    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_vc", "_base", "_hooks", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, requires_grad: bool = False, *, dtype=None, device=None):
+        self._vc = self._base = None
         if isinstance(data, Tensor):
             array = data.array
+            self._vc = data._counter()  # the same memory: one version counter, as in PyTorch
         else:
             array = _to_array(data, dtype, device)
         if dtype is not None and array.dtype != numpy.dtype(dtype):
@@ -66,7 +72,6 @@ class Tensor:
         self.array = array
         self.grad = None
         self.grad_fn = None
-        self._retains_grad = False
         self._hooks = None
         self.requires_grad = False
         if requires_grad:
@@ -80,8 +85,7 @@ class Tensor:
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None
-        t._retains_grad = False
-        t._hooks = None
+        t._vc = t._base = t._hooks = None
         return t
 
     # --- what it is -------------------------------------------------------
@@ -203,7 +207,13 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor too."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
-        self._retains_grad = True
+        if self.grad_fn is not None:
+            self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self.grad_fn
+        return node is not None and node.retained is not None and node.retained() is self
 
     def register_hook(self, hook) -> autograd.RemovableHandle:
         """Call ``hook(grad)`` each time the gradient of this tensor is computed, as PyTorch.
@@ -242,14 +252,18 @@ class Tensor:
             raise TypeError(f"register hook: expected a callable, got {type(hook).__name__}")
         if self._hooks is None:
             self._hooks = autograd._TensorHooks()
+        if self.grad_fn is not None:  # a non-leaf: its node runs the hooks, as PyTorch's does
+            self.grad_fn.hooks = self._hooks
         hooks = getattr(self._hooks, kind)
         handle = autograd.RemovableHandle(hooks)
         hooks[handle.id] = hook
         return handle
 
     def detach(self) -> "Tensor":
-        """The same values (shared memory), cut from the graph."""
-        return Tensor._wrap(self.array)
+        """The same values (shared memory and version counter), cut from the graph."""
+        t = Tensor._wrap(self.array)
+        t._vc = self._counter()
+        return t
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
@@ -269,84 +283,170 @@ class Tensor:
         """Accumulate the gradient of this tensor into every leaf's ``.grad``."""
         autograd.backward(self, gradient, retain_graph, create_graph)
 
-    # --- in place: only outside the graph -----------------------------------
-    def _check_inplace(self, op: str) -> None:
-        if autograd.is_grad_enabled() and self.requires_grad:
-            if self.grad_fn is None:
-                raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an in-place "
-                                   "operation; wrap it in nnkit.no_grad()")
-            # The graph's saved values would change under it: gradients would be silently wrong.
-            raise RuntimeError(f"{op}: in-place operations on a tensor inside the graph are not supported; "
-                               "use the out-of-place op (h = h * 2 rather than h.mul_(2))")
+    # --- in place ---------------------------------------------------------------
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its views)."""
+        return 0 if self._vc is None else self._vc[0]
 
-    def _set(self, op: str, array) -> "Tensor":
-        self._check_inplace(op)
-        if array.shape != self.array.shape:
-            array = self._xp.broadcast_to(array, self.array.shape)
-        self.array[...] = array
+    def _counter(self) -> list:
+        """The version counter itself, made on first use."""
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    def _inplace(self, op: str, compute, *others) -> "Tensor":
+        """Change this tensor's values in place to ``compute(self, *others)``, as PyTorch does.
+
+        ``compute`` is the out-of-place op. Outside the graph its result is simply
+        written into ``self.array``. When gradients are recorded (this tensor or an
+        operand requires grad), the op is applied to a stand-in for the old value
+        (same memory, the old ``grad_fn``), and this tensor takes the result's
+        node: later ops see the new value and its gradient flows through the op,
+        while ops that used the old value keep sending theirs to the old node. The
+        version counter goes up either way, so that a backward that needs the old
+        values raises instead of computing a wrong gradient.
+        """
+        # Arrays are accepted as operands, as before (an optimizer's buffers, say).
+        others = tuple(Tensor._wrap(backend.to_module(o, self._xp)) if hasattr(o, "dtype") and
+                       not isinstance(o, (Tensor, numpy.generic)) else o for o in others)
+        record = autograd._GradMode.enabled and (
+            self.requires_grad or builtins.any(isinstance(o, Tensor) and o.requires_grad for o in others))
+        if record:
+            if self.requires_grad and self.grad_fn is None:
+                raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                                   f"operation (tensor of shape {tuple(self.shape)}); wrap the change in "
+                                   "nnkit.no_grad(), as an optimizer update does")
+            if self._base is not None:
+                raise RuntimeError(
+                    f"{op}: in-place change of a view (shape {tuple(self.shape)}) of another tensor while "
+                    "recording gradients is not supported; change the tensor itself (base[index] = value), "
+                    "or clone() the view first")
+            old = self._stand_in(self.array, self._counter())
+            result = compute(old, *others)
+            if result.grad_fn is not None and builtins.any(c is old._vc for c, *_ in result.grad_fn.saved):
+                # Its backward reads the old values (mul_ by a tensor that requires grad):
+                # keep a copy of them, as PyTorch keeps "original_self".
+                old = self._stand_in(self.array.copy(), [0])
+                result = compute(old, *others)
+            if result.dtype != self.dtype:
+                result = result.to(self.dtype)
+            if result.shape != self.shape:
+                result = _fit(result, self, op)
+        else:
+            with autograd.no_grad():
+                result = compute(self, *others)
+        try:
+            self.array[...] = result.array
+        except ValueError:
+            if not getattr(self.array.flags, "writeable", True):
+                raise RuntimeError(f"{op}: the tensor of shape {tuple(self.shape)} is read-only (a broadcast "
+                                   "view made by expand shares one value between many places); clone() it "
+                                   "first") from None
+            raise RuntimeError(f"{op}: a result of shape {tuple(result.shape)} cannot be written into a tensor "
+                               f"of shape {tuple(self.shape)}") from None
+        except TypeError as e:
+            raise TypeError(f"{op}: {e}") from None
+        counter = self._counter()
+        counter[0] += 1
+        if record:
+            node = result.grad_fn
+            if result._vc is not None:  # the op saved its own output: that is now this tensor's value
+                node.saved = tuple((counter, counter[0], a) if c is result._vc else (c, v, a) for c, v, a in node.saved)
+            old_node = self.grad_fn
+            if old_node is not None:  # retain_grad and the hooks follow the tensor to its new value
+                node.retained, node.hooks = old_node.retained, old_node.hooks
+                old_node.retained = old_node.hooks = None
+            self.grad_fn, self.requires_grad = node, True
         return self
 
+    def _stand_in(self, array, counter: list) -> "Tensor":
+        """The tensor's old value in the graph: its old ``grad_fn``, over ``array``."""
+        old = Tensor._wrap(array)
+        old.requires_grad, old.grad_fn, old._vc = self.requires_grad, self.grad_fn, counter
+        return old
+
+    def _fill_(self, op: str, value) -> "Tensor":
+        return self._inplace(op, ops._replace, value if isinstance(value, Tensor) else
+                             Tensor._wrap(self._xp.asarray(value, dtype=self.dtype)))
+
     def zero_(self) -> "Tensor":
-        return self._set("zero_", self._xp.zeros((), dtype=self.dtype))
+        return self._fill_("zero_", 0)
 
     def fill_(self, value) -> "Tensor":
-        return self._set("fill_", self._xp.asarray(value, dtype=self.dtype))
+        return self._fill_("fill_", value)
 
     def copy_(self, src) -> "Tensor":
-        src = src.array if isinstance(src, Tensor) else src
-        src = src if hasattr(src, "shape") else self._xp.asarray(src)
-        return self._set("copy_", backend.to_module(src, self._xp).astype(self.dtype, copy=False))
+        """Copy ``src``'s values (broadcast, cast, moved to this tensor's device) into this tensor."""
+        if not isinstance(src, Tensor):
+            src = src if hasattr(src, "shape") else self._xp.asarray(src)
+            src = Tensor._wrap(backend.to_module(src, self._xp))
+        elif src._xp is not self._xp:
+            src = src.to(self.device)
+        return self._fill_("copy_", src)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> "Tensor":
-        return self._set("uniform_", _random_array(lambda r: r.uniform(a, b, self.shape), self, generator))
+        return self._fill_("uniform_", _random_array(lambda r: r.uniform(a, b, self.shape), self, generator))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> "Tensor":
-        return self._set("normal_", _random_array(lambda r: r.normal(mean, std, self.shape), self, generator))
-
-    def _combine_(self, op: str, other, fn) -> "Tensor":
-        """``self = fn(self, other)`` in place, keeping self's dtype."""
-        other = other.array if isinstance(other, Tensor) else other
-        return self._set(op, fn(self.array, other).astype(self.dtype, copy=False))
+        return self._fill_("normal_", _random_array(lambda r: r.normal(mean, std, self.shape), self, generator))
 
     def add_(self, other, alpha: float = 1.0) -> "Tensor":
-        return self._combine_("add_", other, lambda a, b: a + alpha * b)
+        return self._inplace("add_", lambda t, o: t + (o if alpha == 1 else alpha * o), other)
 
     def sub_(self, other, alpha: float = 1.0) -> "Tensor":
-        return self._combine_("sub_", other, lambda a, b: a - alpha * b)
+        return self._inplace("sub_", lambda t, o: t - (o if alpha == 1 else alpha * o), other)
 
     def mul_(self, other) -> "Tensor":
-        return self._combine_("mul_", other, lambda a, b: a * b)
+        return self._inplace("mul_", ops.mul, other)
 
     def div_(self, other) -> "Tensor":
-        return self._combine_("div_", other, lambda a, b: a / b)
+        return self._inplace("div_", ops.div, other)
+
+    def pow_(self, exponent) -> "Tensor":
+        return self._inplace("pow_", ops.pow, exponent)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._set("clamp_", self._xp.clip(self.array, min, max).astype(self.dtype, copy=False))
+        return self._inplace("clamp_", lambda t: ops.clamp(t, min, max))
 
-    # ``x -= y`` and the like change x in place, as in PyTorch (the usual parameter
-    # update under no_grad); on a tensor inside the graph they record the
-    # out-of-place op instead, and the name is rebound to its result.
-    def _in_graph(self) -> bool:
-        return autograd.is_grad_enabled() and self.grad_fn is not None
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return self._inplace("masked_fill_", lambda t, v: ops.masked_fill(t, mask, v), value)
 
     def __iadd__(self, other) -> "Tensor":
-        return self + other if self._in_graph() else self.add_(other)
+        return self.add_(other)
 
     def __isub__(self, other) -> "Tensor":
-        return self - other if self._in_graph() else self.sub_(other)
+        return self.sub_(other)
 
     def __imul__(self, other) -> "Tensor":
-        return self * other if self._in_graph() else self.mul_(other)
+        return self.mul_(other)
 
     def __itruediv__(self, other) -> "Tensor":
-        return self / other if self._in_graph() else self.div_(other)
+        return self.div_(other)
+
+    def __ipow__(self, other) -> "Tensor":
+        return self.pow_(other)
 
     def __setitem__(self, index, value) -> None:
-        if autograd.is_grad_enabled() and self.requires_grad:
-            raise RuntimeError("__setitem__: in-place assignment into a tensor that requires grad is not "
-                               "supported; build a new tensor (nnkit.where, nnkit.cat) or use nnkit.no_grad()")
-        value = value.array if isinstance(value, Tensor) else value
-        self.array[ops._index(index)] = value
+        """``t[index] = value``: in place; with gradients recorded, the graph follows (as PyTorch's index_put_)."""
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(self._xp.asarray(value, dtype=self.dtype))
+        if not (autograd._GradMode.enabled and (self.requires_grad or value.requires_grad)):
+            self.array[ops._index(index)] = value.array  # no graph: write just the selected places
+            self._counter()[0] += 1
+            return
+        self._inplace("__setitem__", lambda t, v: ops.index_put(t, index, v), value)
+
+
+def _fit(result: Tensor, like: Tensor, op: str) -> Tensor:
+    """``result`` broadcast to ``like``'s shape, for an in-place op whose result is smaller."""
+    try:
+        return result.expand(like.shape)
+    except RuntimeError:
+        raise RuntimeError(f"{op}: a result of shape {tuple(result.shape)} cannot be written into a tensor of "
+                           f"shape {tuple(like.shape)}") from None
 
 
 def _to_array(data, dtype=None, device=None):
@@ -359,8 +459,48 @@ def _to_array(data, dtype=None, device=None):
     if hasattr(data, "dtype"):  # arrays and NumPy scalars keep their dtype
         dtype = data.dtype if dtype is None else dtype
         return backend.to_module(data, xp).astype(dtype, copy=True)
-    host = numpy.asarray(data)
-    return xp.asarray(host.astype(_infer_dtype(host) if dtype is None else dtype))
+    try:
+        host = numpy.asarray(data)
+    except ValueError:
+        raise ValueError(f"tensor: {_ragged(data) or 'the nested lists do not form a rectangular array'}; "
+                         "every row must have the same length") from None
+    if host.dtype == object and dtype is None:
+        _check_int64(host)
+    try:
+        return xp.asarray(host.astype(_infer_dtype(host) if dtype is None else dtype))
+    except OverflowError:
+        _check_int64(host, numpy.dtype(dtype))
+        raise
+
+
+def _ragged(data, where: str = "") -> str | None:
+    """Where nested lists stop being rectangular, for the error message."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    nested = [isinstance(d, (list, tuple)) for d in data]
+    if any(nested) and not all(nested):
+        i = nested.index(not nested[0])
+        what = lambda j: "a list" if nested[j] else "a number"  # noqa: E731
+        return f"the nested list is ragged: element {where}[{i}] is {what(i)} but {where}[0] is {what(0)}"
+    if all(nested):
+        for i, d in enumerate(data):
+            if len(d) != len(data[0]):
+                return (f"the nested list is ragged: element {where}[{i}] has {len(d)} entries but "
+                        f"{where}[0] has {len(data[0])}")
+        for i, d in enumerate(data):
+            found = _ragged(d, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _check_int64(host: numpy.ndarray, dtype: numpy.dtype = numpy.dtype("int64")) -> None:
+    """Raise naming the integer that does not fit (NumPy made an object array of it, or cannot cast it)."""
+    info = numpy.iinfo(dtype) if dtype.kind in "iu" else None
+    for v in host.reshape(-1):
+        if isinstance(v, int) and not isinstance(v, bool) and info is not None and not info.min <= v <= info.max:
+            raise OverflowError(f"tensor: the integer {v} does not fit in {dtype} (from {info.min} to {info.max}); "
+                                "pass dtype=nnkit.float64 to store it as a float")
 
 
 def _nested_values(data):

@@ -177,10 +177,17 @@ def test_flatten_and_unflatten_shapes():
     assert nn.Unflatten(1, (3, 4))(nn.Flatten(1, 2)(x)).shape == (2, 3, 4, 5)
 
 
-def test_inplace_options_are_refused_not_ignored():
-    for make in (lambda: nn.ReLU(inplace=True), lambda: nn.Dropout(inplace=True), lambda: nn.SiLU(True)):
-        with pytest.raises(NotImplementedError, match="inplace=True is not supported"):
-            make()(nnkit.ones(2))
+def test_inplace_options_change_the_input_itself():
+    for layer, expected in ((nn.ReLU(inplace=True), [0.0, 2.0]), (nn.LeakyReLU(0.5, inplace=True), [-0.5, 2.0]),
+                            (nn.Dropout(p=0.0, inplace=True), [-1.0, 2.0])):
+        x = nnkit.tensor([-1.0, 2.0])
+        assert layer(x).tolist() == expected and x.tolist() == expected
+    x = nnkit.tensor([-1.0, 2.0], requires_grad=True)
+    h = x * 3
+    out = nn.ReLU(inplace=True)(h)
+    assert out is h
+    out.sum().backward()
+    assert x.grad.tolist() == [0.0, 3.0]
 
 
 # --- BatchNorm ----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
 from .linear import Linear
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 __all__ = ["scaled_dot_product_attention", "MultiheadAttention"]
 
@@ -144,7 +144,8 @@ class MultiheadAttention(Module):
         super().__init__()
         if add_bias_kv or add_zero_attn:
             raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
-        if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
+        check_sizes("MultiheadAttention", 1, embed_dim=embed_dim, num_heads=num_heads)
+        if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
                              f"({num_heads})")
         self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first

@@ -37,7 +37,7 @@ from ..ops import _make, _once_differentiable
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 __all__ = ["conv2d", "conv_transpose2d", "conv_output_size", "Conv2d", "ConvTranspose2d"]
 
@@ -293,7 +293,9 @@ class _ConvBase(Module):
                  output_padding: IntOrPair, device, dtype):
         super().__init__()
         name = type(self).__name__
-        if groups < 1 or in_channels % groups or out_channels % groups:
+        check_sizes(name, in_channels=in_channels, out_channels=out_channels)
+        check_sizes(name, 1, groups=groups)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
@@ -301,6 +303,7 @@ class _ConvBase(Module):
                              f"got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _pair(kernel_size, "kernel_size", name)
+        check_sizes(name, 1, **{f"kernel_size[{i}]": k for i, k in enumerate(self.kernel_size)})
         self.stride, self.dilation = _pair(stride, "stride", name), _pair(dilation, "dilation", name)
         if isinstance(padding, str):
             _padding(padding, self.kernel_size, self.stride, self.dilation, name)  # validate now

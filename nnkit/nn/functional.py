@@ -31,10 +31,10 @@ __all__ = [
 ]
 
 
-def _no_inplace(inplace: bool, op: str) -> None:
-    if inplace:
-        raise NotImplementedError(f"{op}: inplace=True is not supported (nnkit records no in-place ops "
-                                  "in the graph); use inplace=False")
+def _maybe_in_place(input: Tensor, inplace: bool, op: str, fn) -> Tensor:
+    """``fn(input)``, or with ``inplace=True`` written into ``input`` itself and recorded
+    as PyTorch records ``relu_`` (see ``Tensor._inplace``)."""
+    return input._inplace(op + "_", fn) if inplace else fn(input)
 
 
 # ---------------------------------------------------------------------------
@@ -93,22 +93,19 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); its derivative at 0 is taken as 0."""
-    _no_inplace(inplace, "relu")
-    return ops.relu(input)
+    return _maybe_in_place(input, inplace, "relu", ops.relu)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope · x."""
-    _no_inplace(inplace, "leaky_relu")
-    return ops.where(input > 0, input, input * negative_slope)
+    return _maybe_in_place(input, inplace, "leaky_relu", lambda x: ops.where(x > 0, x, x * negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else α (eˣ − 1)."""
-    _no_inplace(inplace, "elu")
     # exp of the clamped input: exp(x) of a large unused x would overflow and poison the gradient.
-    negative = alpha * (ops.exp(ops.clamp(input, max=0.0)) - 1)
-    return ops.where(input > 0, input, negative)
+    return _maybe_in_place(input, inplace, "elu",
+                           lambda x: ops.where(x > 0, x, alpha * (ops.exp(ops.clamp(x, max=0.0)) - 1)))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -149,14 +146,12 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x · σ(x) (also called swish)."""
-    _no_inplace(inplace, "silu")
-    return input * ops.sigmoid(input)
+    return _maybe_in_place(input, inplace, "silu", lambda x: x * ops.sigmoid(x))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x · tanh(softplus(x))."""
-    _no_inplace(inplace, "mish")
-    return input * ops.tanh(softplus(input))
+    return _maybe_in_place(input, inplace, "mish", lambda x: x * ops.tanh(softplus(x)))
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -237,13 +232,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    _no_inplace(inplace, "dropout")
     if not training or p == 0.0:
         return input
     keep = backend.rng(None).random(input.shape) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = numpy.multiply(keep, scale, dtype=input.dtype)
-    return input * Tensor._wrap(backend.to_module(mask, input._xp))
+    mask = Tensor._wrap(backend.to_module(numpy.multiply(keep, scale, dtype=input.dtype), input._xp))
+    return _maybe_in_place(input, inplace, "dropout", lambda x: x * mask)
 
 
 def _normalize(x: Tensor, dims: tuple, eps: float):
@@ -253,6 +247,9 @@ def _normalize(x: Tensor, dims: tuple, eps: float):
     mean, var and sqrt: with x̂ the output and g its gradient,
     dx = (g − mean(g) − x̂ · mean(g · x̂)) / √(var + eps).
     """
+    if x.dtype == backend.float16:  # statistics in float32, as PyTorch on the CPU: 300² overflows float16
+        out, mean, var = _normalize(x.float(), dims, eps)
+        return out.half(), mean, var
     a = x.array
     mean = a.mean(axis=dims, keepdims=True)
     centred = a - mean

@@ -23,6 +23,21 @@ from ..tensor import Tensor, empty
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]
 
 
+def check_sizes(layer: str, minimum: int = 0, **sizes) -> None:
+    """Raise an error naming ``layer`` and the argument when a size is not an int, or is below ``minimum``.
+
+    >>> check_sizes("Linear", in_features=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: Linear: in_features must be an int >= 0, got -1
+    """
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+            raise TypeError(f"{layer}: {name} must be an int, got {value!r} of type {type(value).__name__}")
+        if value < minimum:
+            raise ValueError(f"{layer}: {name} must be an int >= {minimum}, got {value}")
+
+
 class Parameter(Tensor):
     """A tensor that a :class:`Module` registers as trainable when assigned to it.
 

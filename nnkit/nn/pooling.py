@@ -20,7 +20,7 @@ from .. import backend, ops
 from ..ops import _make, _once_differentiable
 from ..tensor import Tensor
 from .conv import _offsets, _pair
-from .module import Module
+from .module import Module, check_sizes
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
@@ -207,6 +207,14 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) 
     return ops.matmul(ops.matmul(rows, input), ops.transpose(cols, 0, 1))
 
 
+def _check_window(layer: str, kernel_size, stride, padding) -> None:
+    """A pooling layer's window: positive kernel size and stride, non-negative padding (ints or pairs)."""
+    for name, value, minimum in (("kernel_size", kernel_size, 1), ("stride", stride, 1), ("padding", padding, 0)):
+        if value is not None:
+            values = value if isinstance(value, (tuple, list)) else (value,)
+            check_sizes(layer, minimum, **{name if len(values) == 1 else f"{name}[{i}]": v for i, v in enumerate(values)})
+
+
 class MaxPool2d(Module):
     """:func:`max_pool2d` as a layer (no parameters).
 
@@ -218,6 +226,7 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0,
                  dilation: IntOrPair = 1, return_indices: bool = False, ceil_mode: bool = False):
         super().__init__()
+        _check_window(type(self).__name__, kernel_size, stride, padding)
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = stride if stride is not None else kernel_size
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
@@ -242,6 +251,7 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None):
         super().__init__()
+        _check_window(type(self).__name__, kernel_size, stride, padding)
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = stride if stride is not None else kernel_size
         self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, divisor_override

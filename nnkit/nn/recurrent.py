@@ -35,7 +35,7 @@ from ..ops import _make
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_sizes
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -383,8 +383,8 @@ class RNNBase(Module):
             raise NotImplementedError(f"{name}: proj_size is not supported")
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError(f"{name}: dropout should be a number in range [0, 1], got {dropout!r}")
-        if hidden_size <= 0 or num_layers <= 0:
-            raise ValueError(f"{name}: hidden_size ({hidden_size}) and num_layers ({num_layers}) must be positive")
+        check_sizes(name, input_size=input_size)
+        check_sizes(name, 1, hidden_size=hidden_size, num_layers=num_layers)
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
@@ -549,6 +549,7 @@ class RNNCellBase(Module):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool, device, dtype):
         super().__init__()
+        check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
         gate_size = _GATES[mode] * hidden_size
         make = lambda *shape: Parameter(empty(*shape, device=device, dtype=dtype))  # noqa: E731

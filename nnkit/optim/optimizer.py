@@ -22,6 +22,7 @@ import numpy
 
 from .. import backend
 from ..autograd import enable_grad, no_grad, zero_grads
+from ..nn.module import Module
 from ..tensor import Tensor
 
 __all__ = ["Optimizer"]
@@ -40,6 +41,12 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or dicts, "
                             "got a single Tensor (wrap it in a list)")
+        if isinstance(params, Module):
+            raise TypeError(f"{type(self).__name__}: got the module {type(params).__name__} itself; pass its "
+                            f"parameters: {type(self).__name__}(model.parameters(), ...)")
+        if not isinstance(params, Iterable):
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or dicts, "
+                            f"got {type(params).__name__}")
         self.defaults = defaults
         self.state: defaultdict[Tensor, dict] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
@@ -98,17 +105,46 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self._check_step()
         self._opt_called = True
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    if p.grad.shape != p.shape:
-                        raise RuntimeError(f"{type(self).__name__}.step: a parameter of shape {tuple(p.shape)} "
-                                           f"has a gradient of shape {tuple(p.grad.shape)}")
-                    self._update(p.array, p.grad.array, self.state[p], group)
+                    if p.grad is not None:
+                        self._update(p.array, p.grad.array, self.state[p], group)
         return loss
+
+    def _check_step(self) -> None:
+        """Check everything a step uses before changing anything, so that a bad gradient
+        or option never leaves a step half done (some parameters updated, others not)."""
+        name = f"{type(self).__name__}.step"
+        for i, group in enumerate(self.param_groups):
+            for key, default in self.defaults.items():
+                _check_option(name, i, key, group.get(key), default)
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                where = f"a parameter of shape {tuple(p.shape)}" + (f" (group {i})" if i else "")
+                if not isinstance(g, Tensor):
+                    raise TypeError(f"{name}: {where} has a .grad of type {type(g).__name__}, not a Tensor")
+                if p.dtype.kind == "c":
+                    raise NotImplementedError(f"{name}: {where} is complex ({p.dtype}); nnkit's optimizers "
+                                              "update real parameters only")
+                if not backend.is_floating(p.dtype):
+                    raise TypeError(f"{name}: {where} has dtype {p.dtype}; only floating-point parameters "
+                                    "can be optimized")
+                if g.shape != p.shape:
+                    raise RuntimeError(f"{name}: {where} has a gradient of shape {tuple(g.shape)}")
+                if g.dtype != p.dtype:
+                    raise RuntimeError(f"{name}: {where} is {p.dtype} but its gradient is {g.dtype}")
+                if g.device != p.device:
+                    raise RuntimeError(f"{name}: {where} is on {p.device} but its gradient is on {g.device}")
+                for key, value in self.state.get(p, {}).items():
+                    if isinstance(value, Tensor) and key != "step" and (value.shape != p.shape
+                                                                        or value.device != p.device):
+                        raise RuntimeError(f"{name}: the state {key!r} of {where} has shape "
+                                           f"{tuple(value.shape)} on {value.device}, not the parameter's")
 
     def _update(self, param, grad, state: dict, group: dict) -> None:
         """Change ``param`` (an array) in place, given its gradient, its state and its group."""
@@ -188,6 +224,29 @@ def _copy_onto(value, param: Tensor, key: str, where: str):
     if array.dtype.kind == "f":
         array = array.astype(param.dtype, copy=False)
     return Tensor._wrap(array.copy() if array is value.array else array)
+
+
+_NONNEGATIVE = ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay", "alpha", "rho",
+                "initial_accumulator_value")
+
+
+def _check_option(name: str, group: int, key: str, value, default) -> None:
+    """An option of a parameter group, as a scheduler or the user may have changed it since
+    the optimizer was made: a finite number where the default is a number."""
+    if isinstance(default, bool) or not isinstance(default, (int, float, tuple)):
+        return
+    values = value if isinstance(default, tuple) else (value,)
+    if isinstance(default, tuple) and (not isinstance(value, (tuple, list)) or len(value) != len(default)):
+        raise TypeError(f"{name}: option {key!r} of parameter group {group} should be a tuple of "
+                        f"{len(default)} numbers, got {value!r}")
+    for v in values:
+        if isinstance(v, Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, (int, float, numpy.number)):
+            raise TypeError(f"{name}: option {key!r} of parameter group {group} should be a number, got {v!r}")
+        if not numpy.isfinite(v) or (key in _NONNEGATIVE and v < 0):
+            raise ValueError(f"{name}: invalid {key}={v!r} in parameter group {group} (must be finite"
+                             f"{' and >= 0' if key in _NONNEGATIVE else ''})")
 
 
 def _check_nonnegative(owner: str, **values: float) -> None:

@@ -517,7 +517,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     >>> tensor([[1, 2], [3, 4]]).dtype
     dtype('int64')
     """
-    return Tensor(_to_array(data, dtype, device), requires_grad=requires_grad)
+    # _wrap, not Tensor(...): the constructor would copy the array again, onto the default device.
+    t = Tensor._wrap(_to_array(data, dtype, device))
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

@@ -479,3 +479,11 @@ def test_errors_name_the_op_and_the_shapes(op, error, message):
 def test_tensors_on_two_devices_cannot_be_combined():
     with pytest.raises(RuntimeError, match="add: expected both tensors on the same device, got cpu and cuda"):
         nnkit.ones(2) + nnkit.ones(2, device="cuda")
+
+
+@pytest.mark.gpu
+def test_tensor_and_as_tensor_place_data_on_the_device_they_name():
+    for make in (nnkit.tensor, nnkit.as_tensor):
+        t = make([1.0, 2.0], device="cuda")
+        assert t.device.type == "cuda", make.__name__
+    assert nnkit.tensor(np.ones(3), device="cuda", requires_grad=True).device.type == "cuda"

@@ -85,10 +85,12 @@ def _rnn_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, reverse: bool, relu: bool) -
         g, h = grad.array[_rows(steps, reverse)], hs[_rows(steps, reverse)]
         slope = (h > 0).astype(h.dtype) if relu else 1 - h * h
         dpre = xp.empty_like(h)
-        dh = xp.zeros(h0.shape, dtype=h.dtype)
+        dh, dh_next = xp.zeros(h0.shape, dtype=h.dtype), xp.empty(h0.shape, dtype=h.dtype)
         for t in _order(steps, not reverse):
-            xp.multiply(g[t] + dh, slope[t], out=dpre[t])
-            dh = dpre[t] @ w
+            dh += g[t]
+            xp.multiply(dh, slope[t], out=dpre[t])
+            xp.matmul(dpre[t], w, out=dh_next)
+            dh, dh_next = dh_next, dh
         dw = dpre.reshape(-1, hidden).T @ hs[_rows(steps, not reverse)].reshape(-1, hidden)
         dh += grad.array[steps if reverse else 0]  # the initial state's own row
         return Tensor._wrap(dpre), Tensor._wrap(dw), Tensor._wrap(dh)
@@ -122,8 +124,9 @@ def _lstm_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) 
     # Contiguous (H, 4H): a product with a transposed view takes BLAS's slower strided path.
     w_half_t = xp.ascontiguousarray((w * half[:, None]).T)
     acts = xp.multiply(gx.array, half)       # (T, N, 4H): i, f, g, o, computed in place
-    states = xp.stack([_state_buffer(h0.array, steps, reverse), _state_buffer(c0.array, steps, reverse)])
+    states = xp.empty((2, steps + 1, n, hidden), dtype=dtype)  # two state buffers (h, c) in one
     hs, cs = states
+    hs[steps if reverse else 0], cs[steps if reverse else 0] = h0.array, c0.array
     tanh_c = xp.empty((steps, n, hidden), dtype=dtype)
     step = xp.empty((n, 4 * hidden), dtype=dtype)
     ig = xp.empty((n, hidden), dtype=dtype)
@@ -222,25 +225,39 @@ def _gru_scan(gx: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor, reverse: bool)
         g = grad.array[_rows(steps, reverse)]
         r, z, nn = acts[..., :hidden], acts[..., hidden:rz.stop], acts[..., n_]
         h_prev = hs[_rows(steps, not reverse)]
-        # Per unit of dh_t: the gradient of each pre-activation (r's needs n's, so it comes later).
-        to_n = (1 - z) * (1 - nn * nn)
-        to_z = (h_prev - nn) * z * (1 - z)
-        to_r = gh[..., n_] * r * (1 - r)
-        dgh = xp.empty_like(gh)
-        dgx_n = xp.empty((steps, n, hidden), dtype=dtype)
-        dh = xp.zeros((n, hidden), dtype=dtype)
+        # Per unit of dh_t: the gradient of each pre-activation (r's needs n's, so it comes later),
+        # time-major (T, 3, N, H) so that each is written in contiguous blocks.
+        factors = xp.empty((steps, 3, n, hidden), dtype=dtype)
+        to_n, to_z, to_r = factors[:, 0], factors[:, 1], factors[:, 2]
+        s = xp.empty((steps, n, hidden), dtype=dtype)
+        xp.multiply(nn, nn, out=s)
+        xp.subtract(1, s, out=s)
+        xp.subtract(1, z, out=to_n)
+        to_n *= s                                          # (1 − z)(1 − n²)
+        xp.subtract(1, z, out=s)
+        s *= z
+        xp.subtract(h_prev, nn, out=to_z)
+        to_z *= s                                          # (h_{t−1} − n) z(1 − z)
+        xp.subtract(1, r, out=s)
+        s *= r
+        xp.multiply(gh[..., n_], s, out=to_r)              # gh_n r(1 − r)
+        dgh, dgx = xp.empty_like(gh), xp.empty_like(gh)
+        dh, dh_next = xp.zeros((n, hidden), dtype=dtype), xp.empty((n, hidden), dtype=dtype)
         for t in _order(steps, not reverse):
-            dh = dh + g[t]
-            dn = xp.multiply(dh, to_n[t], out=dgx_n[t])
+            dh += g[t]
+            dn = dgx[t, :, n_]
+            xp.multiply(dh, to_n[t], out=dn)
             xp.multiply(dn, to_r[t], out=dgh[t, :, :hidden])
             xp.multiply(dh, to_z[t], out=dgh[t, :, hidden:rz.stop])
             xp.multiply(dn, r[t], out=dgh[t, :, n_])
-            dh = dgh[t] @ w + dh * z[t]
-        dgx = dgh.copy()
-        dgx[..., n_] = dgx_n
+            xp.matmul(dgh[t], w, out=dh_next)
+            dh *= z[t]
+            dh_next += dh
+            dh, dh_next = dh_next, dh
+        dgx[..., rz] = dgh[..., rz]
         dw = dgh.reshape(-1, 3 * hidden).T @ h_prev.reshape(-1, hidden)
         db = Tensor._wrap(dgh.sum(axis=(0, 1))) if b_hh.requires_grad else None
-        dh = dh + grad.array[steps if reverse else 0]  # the initial state's own row
+        dh += grad.array[steps if reverse else 0]  # the initial state's own row
         return Tensor._wrap(dgx), Tensor._wrap(dw), db, Tensor._wrap(dh)
     return _make(hs, (gx, w_hh, b_hh, h0), backward, "GruScan")
 

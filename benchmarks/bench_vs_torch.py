@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ("small_op", "mlp", "lenet", "lstm", "gpt_block")
+WORKLOADS = ("small_op", "mlp", "lenet", "lstm", "gru", "gpt_block")
 
 
 def make_step(lib, name: str):
@@ -47,8 +47,8 @@ def make_step(lib, name: str):
             nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
         x, y = lib.randn(64, 1, 28, 28), lib.randint(0, 10, (64,))
         loss_fn = lambda: F.cross_entropy(model(x), y)  # noqa: E731
-    elif name == "lstm":
-        model = nn.LSTM(64, 128)
+    elif name in ("lstm", "gru"):  # T 32, batch 32, hidden 128
+        model = (nn.LSTM if name == "lstm" else nn.GRU)(64, 128)
         x = lib.randn(32, 32, 64)
         loss_fn = lambda: model(x)[0].pow(2).mean()  # noqa: E731
     elif name == "gpt_block":

@@ -21,7 +21,7 @@ INTRODUCED = {
     "data.synthetic": 2, "data.make_moons": 2, "data.make_circles": 2, "data.make_spirals": 2,
     "data.make_xor": 2, "data.make_sine_waves": 2, "data.load_digits": 2, "data.train_test_split": 2,
     "gradcheck": 5,
-    "nn": 6, "optim": 6, "data": 6, "train": 6, "metrics": 6, "io": 6, "save": 6, "load": 6, "diagnostics": 6, "diagnostics": 6,
+    "nn": 6, "optim": 6, "data": 6, "train": 6, "metrics": 6, "io": 6, "save": 6, "load": 6, "diagnostics": 6,
     "models": 7, "text": 8,
 }
 CHAPTER_07 = ("Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",

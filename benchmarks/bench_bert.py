@@ -34,16 +34,10 @@ import subprocess
 import sys
 import time
 
+from bench_vs_torch import _rss_kib  # one reader of /proc/self/status for every benchmark
+
 WORKLOADS = ("forward", "lora_step")
 BATCH, TOKENS, R, ALPHA = 32, 128, 8, 16
-
-
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def batch_arrays():

@@ -25,7 +25,6 @@ import email
 import email.errors
 import email.header
 import email.message
-import hashlib
 import html
 import html.parser
 import json
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .datasets import _sha256  # one checksum helper for every downloaded file
 
 __all__ = ["load_spam_assassin", "SpamAssassin", "email_to_text", "html_to_text", "default_root"]
 
@@ -216,14 +217,6 @@ def stratified_split(labels: np.ndarray, fractions=(0.8, 0.1, 0.1), seed: int = 
         for k, chunk in enumerate(np.split(idx, cuts)):
             parts[k].append(chunk)
     return [np.sort(np.concatenate(p)) for p in parts]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _npm_pack(folder: Path) -> Path:

@@ -108,8 +108,8 @@ def _lstm_scan(gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool) 
     dc_t = dc_{t+1}·f_{t+1} + dh_t·o_t·(1 − tanh²c_t): the pre-activation gradients are
     dpre_t = [dc_t·g_t·i_t′, dc_t·c_{t−1}·f_t′, dc_t·i_t·g_t′, dh_t·tanh(c_t)·o_t′]. Every factor
     that does not depend on dh or dc is computed for all steps at once before the loop, so a
-    step costs one matrix product and five elementwise operations, all into buffers allocated
-    once. :func:`_lstm_steps` is the same recurrence written cell by cell with tensor ops.
+    step costs one matrix product and seven small elementwise operations, all into buffers
+    allocated once. :func:`_lstm_steps` is the same recurrence written cell by cell with tensor ops.
     """
     xp, w, dtype = gx._xp, w_hh.array, gx.dtype
     steps, n, hidden = gx.shape[0], gx.shape[1], w.shape[1]

@@ -18,6 +18,7 @@ importing the libraries and building the model took. Both frameworks get one thr
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -33,42 +34,20 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run_nnkit(workload: str, steps: int) -> dict:
-    import nnkit
-    from nnkit import nn
-    from nnkit.utils.checkpoint import checkpoint
-
-    nnkit.manual_seed(0)
-    blocks = [nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.GELU()) for _ in range(DEPTH)]
+def run(framework: str, workload: str, steps: int) -> dict:
+    """The same step in either library: nnkit and PyTorch share every name it uses."""
+    lib = importlib.import_module(framework)
+    checkpoint = importlib.import_module(f"{framework}.utils.checkpoint").checkpoint
+    if framework == "torch":
+        lib.set_num_threads(1)
+    lib.manual_seed(0)
+    blocks = [lib.nn.Sequential(lib.nn.Linear(WIDTH, WIDTH), lib.nn.GELU()) for _ in range(DEPTH)]
     params = [p for b in blocks for p in b.parameters()]
-    opt = nnkit.optim.SGD(params, lr=1e-3)
-    x = nnkit.randn(BATCH, WIDTH)
+    opt = lib.optim.SGD(params, lr=1e-3)
+    x = lib.randn(BATCH, WIDTH)
 
     def step():
-        with nnkit.autocast("cpu", dtype=nnkit.bfloat16, enabled=workload == "autocast"):
-            h = x
-            for b in blocks:
-                h = checkpoint(b, h, use_reentrant=False) if workload == "checkpoint" else b(h)
-            loss = (h.float() * h.float()).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return measure(step, steps)
-
-
-def run_torch(workload: str, steps: int) -> dict:
-    import torch
-    from torch.utils.checkpoint import checkpoint
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    blocks = [torch.nn.Sequential(torch.nn.Linear(WIDTH, WIDTH), torch.nn.GELU()) for _ in range(DEPTH)]
-    params = [p for b in blocks for p in b.parameters()]
-    opt = torch.optim.SGD(params, lr=1e-3)
-    x = torch.randn(BATCH, WIDTH)
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=workload == "autocast"):
+        with lib.autocast("cpu", dtype=lib.bfloat16, enabled=workload == "autocast"):
             h = x
             for b in blocks:
                 h = checkpoint(b, h, use_reentrant=False) if workload == "checkpoint" else b(h)
@@ -97,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         framework, workload = args.child
-        result = (run_nnkit if framework == "nnkit" else run_torch)(workload, args.steps)
+        result = run(framework, workload, args.steps)
         print(json.dumps(result))
         return
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 
-from bench_vs_torch import _rss_kib  # one reader of /proc/self/status for every benchmark
+from bench_vs_torch import _reset_peak_rss, _rss_kib  # one peak-memory reading for every benchmark
 
 WORKLOADS = ("forward", "lora_step")
 BATCH, TOKENS, R, ALPHA = 32, 128, 8, 16
@@ -132,12 +132,7 @@ def measure(framework: str, name: str, steps: int, warmup: int, profile: bool) -
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     else:
         import nnkit.models  # noqa: F401
-    base = _rss_kib("VmRSS")
-    try:  # reset the kernel's peak-RSS mark: from here on it measures model, data and steps
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+    base = _reset_peak_rss()
     step = (torch_step if framework == "torch" else nnkit_step)(name)
     for _ in range(warmup):
         step()

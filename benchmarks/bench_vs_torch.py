@@ -76,17 +76,24 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
+def _reset_peak_rss() -> int:
+    """Reset the kernel's peak-RSS mark, so that VmHWM from here on measures model, data and
+    steps; return the resident KiB now, the base to subtract."""
+    base = _rss_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return base
+
+
 def measure(framework: str, name: str, steps: int, warmup: int) -> dict:
     """Run in the subprocess: time ``steps`` steps, and the peak memory above the import."""
     lib = importlib.import_module(framework)
     if framework == "torch":
         lib.set_num_threads(max(1, lib.get_num_threads()))
-    base = _rss_kib("VmRSS")
-    try:  # reset the kernel's peak-RSS mark: from here on it measures model, data and steps
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+    base = _reset_peak_rss()
     step = make_step(lib, name)
     for _ in range(warmup):
         step()

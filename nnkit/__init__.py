@@ -47,17 +47,13 @@ with chapters 07 and 08).
 
 __version__ = "0.1.0"
 
-# tensor before ops: ops need Tensor, and tensor attaches the ops as its methods.
 from . import tensor as _tensor_module  # noqa: F401
-from . import autograd, backend, cuda, ops
+from . import autograd, backend, cuda, ops  # ops attaches the operators and methods to Tensor
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (Generator, bool_ as bool, default_generator, device, float16, float32, float64,
                       get_default_dtype, get_rng_state, int32, int64, manual_seed, set_default_dtype,
                       set_rng_state, uint8)
-from .ops import (abs, allclose, amax, amin, argmax, argmin, cat, chunk, clamp, cos, cumsum, erf, exp,
-                  flatten, gather, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min,
-                  minimum, norm, permute, prod, relu, reshape, sigmoid, sin, softmax, sort, split, sqrt, squeeze,
-                  stack, std, sum, tanh, topk, transpose, tril, triu, unsqueeze, var, where)
+from .ops import *  # noqa: F401,F403  (add, sum, matmul...: every op as a function, as torch.<name>)
 from .tensor import (Tensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                      linspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                      randperm, tensor, zeros, zeros_like)
@@ -72,4 +68,3 @@ from .backend import bfloat16  # noqa: E402  (None without the ml_dtypes package
 from . import utils  # noqa: E402,F401  (chapter 11: utils.checkpoint; utils.data is nnkit.data)
 from . import distributed  # noqa: E402,F401  (chapter 11; mpi4py is imported by init_process_group, not here)
 
-clip = clamp

@@ -2,9 +2,11 @@
 
 The values live in ``tensor.array``. A tensor that ``requires_grad`` and was made
 by an op has a ``grad_fn`` (a :class:`nnkit.autograd.Node`); a tensor without one
-is a *leaf*, and after ``backward`` its gradient sits in ``.grad``. Every method
-here is a thin door into :mod:`nnkit.ops`, where each op's forward and backward
-are written side by side.
+is a *leaf*, and after ``backward`` its gradient sits in ``.grad``. The operators
+and the math, shape and indexing methods (``+``, ``@``, ``sum``, ``reshape``,
+``t[i]``...) are the differentiable ops of :mod:`nnkit.ops`, each with its forward
+and backward side by side; ``nnkit.ops`` attaches them to ``Tensor`` when it is
+imported. The ops sit above this module: they import it, never the reverse.
 """
 
 from __future__ import annotations
@@ -366,10 +368,6 @@ class Tensor:
         old.requires_grad, old.grad_fn, old._vc = self.requires_grad, self.grad_fn, counter
         return old
 
-    def _fill_(self, op: str, value) -> "Tensor":
-        return self._inplace(op, ops._replace, value if isinstance(value, Tensor) else
-                             Tensor._wrap(self._xp.asarray(value, dtype=self.dtype)))
-
     def zero_(self) -> "Tensor":
         return self._fill_("zero_", 0)
 
@@ -398,21 +396,21 @@ class Tensor:
         return self._inplace("sub_", lambda t, o: t - (o if alpha == 1 else alpha * o), other)
 
     def mul_(self, other) -> "Tensor":
-        return self._inplace("mul_", ops.mul, other)
+        return self._inplace("mul_", Tensor.mul, other)
 
     def div_(self, other) -> "Tensor":
-        return self._inplace("div_", ops.div, other)
+        return self._inplace("div_", Tensor.div, other)
 
     def pow_(self, exponent) -> "Tensor":
-        return self._inplace("pow_", ops.pow, exponent)
+        return self._inplace("pow_", Tensor.pow, exponent)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._inplace("clamp_", lambda t: ops.clamp(t, min, max))
+        return self._inplace("clamp_", lambda t: t.clamp(min, max))
 
     clip_ = clamp_
 
     def masked_fill_(self, mask, value) -> "Tensor":
-        return self._inplace("masked_fill_", lambda t, v: ops.masked_fill(t, mask, v), value)
+        return self._inplace("masked_fill_", lambda t, v: t.masked_fill(mask, v), value)
 
     def __iadd__(self, other) -> "Tensor":
         return self.add_(other)
@@ -428,16 +426,6 @@ class Tensor:
 
     def __ipow__(self, other) -> "Tensor":
         return self.pow_(other)
-
-    def __setitem__(self, index, value) -> None:
-        """``t[index] = value``: in place; with gradients recorded, the graph follows (as PyTorch's index_put_)."""
-        if not isinstance(value, Tensor):
-            value = Tensor._wrap(self._xp.asarray(value, dtype=self.dtype))
-        if not (autograd._GradMode.enabled and (self.requires_grad or value.requires_grad)):
-            self.array[ops._index(index)] = value.array  # no graph: write just the selected places
-            self._counter()[0] += 1
-            return
-        self._inplace("__setitem__", lambda t, v: ops.index_put(t, index, v), value)
 
 
 def _fit(result: Tensor, like: Tensor, op: str) -> Tensor:
@@ -682,9 +670,3 @@ def randn_like(t: Tensor, generator=None, dtype=None, device=None) -> Tensor:
 
 
 autograd._Tensor = Tensor
-
-# The operators and methods (``+``, ``@``, ``sum``, ``reshape``, ...) are the
-# differentiable ops of nnkit.ops, which need Tensor itself: attach them last.
-from . import ops  # noqa: E402
-
-ops.install_methods(Tensor)

@@ -33,7 +33,7 @@ from typing import Sequence
 
 from .. import backend, ops
 from ..amp import autocast_op
-from ..ops import _make, _once_differentiable
+from ..ops.base import _make, _once_differentiable
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init

@@ -20,7 +20,7 @@ import numpy
 
 from .. import autograd, backend, ops
 from ..amp import autocast_op
-from ..ops import _make
+from ..ops.base import _make
 from ..tensor import Tensor
 
 __all__ = [
@@ -124,7 +124,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     a = x.array
     xp = x._xp
     if approximate == "none":
-        cdf = 0.5 * (1 + ops._erf_array(a * (1 / math.sqrt(2))))
+        cdf = 0.5 * (1 + ops.elementwise._erf_array(a * (1 / math.sqrt(2))))
     else:
         cdf = 0.5 * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a ** 3)))
 
@@ -387,7 +387,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     def backward(g):
         if padding_idx is not None:
             g = g * Tensor._wrap((idx != padding_idx)[..., None].astype(g.dtype))
-        return (ops._index_add(g, idx, shape),)
+        return (ops.indexing._index_add(g, idx, shape),)
     return _make(weight.array[idx], (weight,), backward, "Embedding")
 
 

@@ -79,7 +79,7 @@ def _array_for(value, target: Tensor):
 
 def _parse_to(args, kwargs) -> tuple:
     """``to``'s arguments as (device or None, dtype or None); a module takes float dtypes only."""
-    dev, dtype = ops.to_arguments(args, kwargs)
+    dev, dtype = ops.base.to_arguments(args, kwargs)
     if dtype is not None and not (backend.is_floating(dtype) or dtype.kind == "c"):
         raise TypeError(f"Module.to: only floating-point dtypes are accepted, got {dtype}")
     return (None if dev is None else backend.device(dev)), dtype

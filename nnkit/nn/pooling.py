@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import backend, ops
-from ..ops import _make, _once_differentiable
+from ..ops.base import _make, _once_differentiable
 from ..tensor import Tensor
 from .conv import _offsets, _pair
 from .module import Module, check_sizes

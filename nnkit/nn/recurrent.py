@@ -31,7 +31,7 @@ import math
 
 from .. import autograd, backend, ops
 from ..autograd import enable_grad, is_grad_enabled
-from ..ops import _make
+from ..ops.base import _make
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init

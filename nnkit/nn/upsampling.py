@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy
 
 from .. import backend
-from ..ops import _make
+from ..ops.base import _make
 from ..tensor import Tensor
 from .module import Module
 from .pooling import _averaging_matrix

@@ -64,7 +64,8 @@ def _view(array, a: Tensor, backward, name: str) -> Tensor:
     so that an in-place change through either is seen by both."""
     out = _make(array, (a,), backward, name, saved=())
     base = array.base
-    if base is not None and (base is a.array or base is a.array.base):
+    if base is not None and (base is a.array or base is a.array.base
+                             or getattr(base, "base", None) is a.array):  # as_strided wraps a in a holder
         out._vc = a._counter()
         out._base = a if a._base is None else a._base
     return out

@@ -12,7 +12,7 @@ import nnkit
 import nnkit.nn as nn
 import nnkit.nn.functional as F
 from nnkit.gradcheck import gradcheck
-from nnkit.nn.conv import conv_output_size
+from nnkit.nn.functional.conv import conv_output_size
 
 
 def t64(array, requires_grad=True):

@@ -399,8 +399,11 @@ def test_summary_nests_runs_in_eval_without_side_effects_and_lists_without_input
     assert [(r.name, r.trainable) for r in twice.rows] == [("0", 6), ("0", 0)]  # a second call adds nothing
 
 
-@pytest.mark.parametrize("name", ["module", "init", "functional", "linear", "activation", "dropout", "normalization",
-                                  "embedding", "loss", "flatten", "summary", "utils"])
+@pytest.mark.parametrize("name", [
+    "module", "init", "linear", "activation", "dropout", "normalization", "embedding", "loss", "flatten", "summary",
+    "utils", "conv", "pooling", "attention", "upsampling", "recurrent", "transformer", "lora",
+    "functional.activation", "functional.embedding", "functional.linear", "functional.loss", "functional.padding",
+    "functional.conv", "functional.pooling", "functional.attention", "functional.upsampling"])
 def test_docstring_examples_run(name):
     result = doctest.testmod(importlib.import_module(f"nnkit.nn.{name}"), verbose=False)
     assert result.failed == 0 and result.attempted > 0

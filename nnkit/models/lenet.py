@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..nn import Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
-from ..nn.conv import conv_output_size
+from ..nn.functional.conv import conv_output_size
 from ..tensor import Tensor
 
 __all__ = ["LeNet"]

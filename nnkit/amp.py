@@ -47,8 +47,8 @@ __all__ = ["autocast", "autocast_op", "is_autocast_enabled", "get_autocast_dtype
            "LOWER_PRECISION_OPS", "FLOAT32_OPS"]
 
 # The policy: which ops run in the low dtype, which in float32.
-LOWER_PRECISION_OPS = frozenset({"matmul", "bmm", "linear", "prelu", "conv1d", "conv2d", "conv_transpose2d",
-                                 "scaled_dot_product_attention"})
+LOWER_PRECISION_OPS = frozenset({"matmul", "bmm", "linear", "prelu", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                                 "conv_transpose2d", "conv_transpose3d", "scaled_dot_product_attention"})
 FLOAT32_OPS = frozenset({"sum", "mean", "var", "std", "prod", "cumsum", "logsumexp", "norm", "softmax",
                          "log_softmax", "layer_norm", "batch_norm", "group_norm", "mse_loss", "l1_loss",
                          "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",

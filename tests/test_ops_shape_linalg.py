@@ -206,7 +206,6 @@ CASES = {
     "cross_first_dim": Case(lambda a, b: lib(a).cross(a, b, 0), lambda a, b: np_cross(a, b, 0), [(3, 4), (3, 4)]),
     "matrix_power": Case(lambda x: x.matrix_power(3), lambda x: np_matrix_power(x, 3), [(3, 3)]),
     "matrix_power_batched": Case(lambda x: lib(x).matrix_power(x, 6), lambda x: np_matrix_power(x, 6), [(2, 3, 3)]),
-    "matrix_power_zero": Case(lambda x: lib(x).matrix_power(x, 0), lambda x: np_matrix_power(x, 0), [(2, 3, 3)]),
     "matrix_power_negative": Case(lambda x: lib(x).matrix_power(well_conditioned(x), -2),
                                   lambda x: np_matrix_power(np_well_conditioned(x), -2), [(3, 3)]),
     "inverse": Case(lambda x: well_conditioned(x).inverse(), lambda x: np.linalg.inv(np_well_conditioned(x)),
@@ -264,6 +263,12 @@ def test_integer_and_bool_results_keep_their_dtype():
     assert nnkit.matrix_power(ints, 0).tolist() == np.eye(3, dtype=np.int64).tolist()
     assert nnkit.tril(ints > 3).tolist() == np.tril(ints.numpy() > 3).tolist()
     assert nnkit.einsum("ij,jk->ik", ints, ints).tolist() == (ints.numpy() @ ints.numpy()).tolist()
+
+
+def test_matrix_power_zero_is_the_identity_outside_the_graph_as_in_pytorch():
+    x = nnkit.randn(2, 3, 3, requires_grad=True)
+    out = x.matrix_power(0)
+    assert out.tolist() == [np.eye(3).tolist()] * 2 and not out.requires_grad
 
 
 def test_chunk_and_split_edge_cases_as_pytorch():

@@ -15,7 +15,7 @@ from .. import backend
 from ..amp import autocast_op
 from ..tensor import Tensor
 from .base import _dim, _make, _operands, _saved, _sum_to, expand
-from .elementwise import mul, where
+from .elementwise import mul
 from .reduction import sum
 from .shape import broadcast_shapes, diagonal, permute, reshape, roll, squeeze, transpose, unsqueeze
 
@@ -391,9 +391,9 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
         raise TypeError(f"matrix_power: n must be an int, got {n!r}")
     _square("matrix_power", input)
     if n == 0:
-        eye = input._xp.broadcast_to(input._xp.eye(input.shape[-1], dtype=input.dtype), input.shape).copy()
-        # The identity in the input's place, as PyTorch's copy_: a zero gradient for the input.
-        return where(Tensor._wrap(input._xp.asarray(True)), Tensor._wrap(eye), input)
+        # A constant, as in PyTorch: the result does not require grad.
+        eye = input._xp.eye(input.shape[-1], dtype=input.dtype)
+        return Tensor._wrap(input._xp.broadcast_to(eye, input.shape).copy())
     base, n = (inverse(input), -n) if n < 0 else (input, n)
     result = None
     while n:

@@ -31,6 +31,15 @@ from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncodi
                           TransformerEncoderLayer)
 # --- end of layers of chapters 07-08 ---
 
+# --- more activations and normalisation layers, as torch.nn has them ---
+from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, ReLU6, RReLU,
+                         Softmax2d, Softmin, Softshrink, Softsign, Tanhshrink, Threshold)
+from .normalization import (BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm,
+                            RMSNorm)
+__all__ += ["ReLU6", "Hardtanh", "SELU", "CELU", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Softmin",
+            "Softmax2d", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "GLU", "RReLU", "BatchNorm3d",
+            "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
+
 # --- chapter 09: LoRA adapters (nnkit.nn.lora), counting trainable parameters ---
 from . import lora
 from .lora import LoRALinear

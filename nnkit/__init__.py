@@ -17,6 +17,7 @@ nnkit.cuda                 is a GPU available?                                  
 nnkit.tensor               Tensor and the creation functions                     04
 nnkit.autograd             the graph, backward, grad, no_grad                    04
 nnkit.ops                  the differentiable primitives                         04
+nnkit.linalg               torch.linalg's names: norms, solve, inv, cross        04
 nnkit.gradcheck            finite-difference checks of any function              05
 nnkit.nn                   Module, Parameter, layers, losses, init, summary      06
 nnkit.optim                optimizers and lr_scheduler                           06
@@ -58,6 +59,7 @@ from .tensor import (Tensor, arange, as_tensor, empty, empty_like, eye, from_num
                      linspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                      randperm, tensor, zeros, zeros_like)
 from .gradcheck import gradcheck  # noqa: E402  (the function, as torch.autograd.gradcheck)
+from . import linalg  # noqa: E402,F401  (as torch.linalg)
 from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
 from . import metrics, train  # noqa: E402,F401  (train uses optim.lr_scheduler)
 from . import models, text  # noqa: E402,F401

@@ -221,6 +221,48 @@ CASES = {
     "baddbmm": Case(lambda c, a, b: lib(a).baddbmm(c, a, b, beta=-1, alpha=0.5), lambda c, a, b: -c + 0.5 * (a @ b),
                     [(3, 5), S, (2, 4, 5)]),
     "addbmm": Case(lambda c, a, b: c.addbmm(a, b), lambda c, a, b: c + (a @ b).sum(0), [(3, 5), S, (2, 4, 5)]),
+    # torch.linalg's names
+    "linalg_vector_norm": Case(lambda x: lib(x).linalg.vector_norm(x), lambda x: np.linalg.norm(x.ravel()), [S]),
+    "linalg_vector_norm_1": Case(lambda x: lib(x).linalg.vector_norm(x, 1, dim=1, keepdim=True),
+                                 lambda x: np.abs(x).sum(1, keepdims=True), [S]),
+    "linalg_vector_norm_3": Case(lambda x: lib(x).linalg.vector_norm(x, 3, (0, 2)),
+                                 lambda x: (np.abs(x) ** 3).sum((0, 2)) ** (1 / 3), [S]),
+    "linalg_vector_norm_half": Case(lambda x: lib(x).linalg.vector_norm(x, 0.5, -1),
+                                    lambda x: np.sqrt(np.abs(x)).sum(-1) ** 2, [M], "n"),
+    "linalg_vector_norm_negative": Case(lambda x: lib(x).linalg.vector_norm(x, -1, 0),
+                                        lambda x: 1 / (1 / np.abs(x)).sum(0), [M], "n"),
+    "linalg_vector_norm_inf": Case(lambda x: lib(x).linalg.vector_norm(x, float("inf"), dim=(1, 2)),
+                                   lambda x: np.abs(x).max((1, 2)), [S]),
+    "linalg_vector_norm_minus_inf": Case(lambda x: lib(x).linalg.vector_norm(x, -float("inf")),
+                                         lambda x: np.abs(x).min(), [S]),
+    "linalg_matrix_norm_fro": Case(lambda x: lib(x).linalg.matrix_norm(x), lambda x: np.linalg.norm(x, axis=(1, 2)),
+                                   [S]),
+    "linalg_matrix_norm_1": Case(lambda x: lib(x).linalg.matrix_norm(x, 1), lambda x: np.linalg.norm(x, 1), [M]),
+    "linalg_matrix_norm_minus_inf_dims": Case(lambda x: lib(x).linalg.matrix_norm(x, -float("inf"), (2, 0), True),
+                                              lambda x: np.abs(x).sum(0, keepdims=True).min(2, keepdims=True), [S]),
+    "linalg_norm": Case(lambda x: lib(x).linalg.norm(x), lambda x: np.linalg.norm(x.ravel()), [S]),
+    "linalg_norm_dim": Case(lambda x: lib(x).linalg.norm(x, dim=1), lambda x: np.linalg.norm(x, axis=1), [S]),
+    "linalg_norm_matrix_inf": Case(lambda x: lib(x).linalg.norm(x, float("inf")),
+                                   lambda x: np.linalg.norm(x, np.inf), [M]),
+    "linalg_norm_fro_dims": Case(lambda x: lib(x).linalg.norm(x, "fro", (0, 2)),
+                                 lambda x: np.linalg.norm(x, "fro", (0, 2)), [S]),
+    "linalg_solve": Case(lambda a, b: lib(a).linalg.solve(well_conditioned(a), b),
+                         lambda a, b: np.linalg.solve(np_well_conditioned(a), b), [(3, 3), (3, 2)]),
+    "linalg_solve_vector_batched": Case(lambda a, b: lib(a).linalg.solve(well_conditioned(a), b),
+                                        lambda a, b: np.linalg.solve(np_well_conditioned(a), b[..., None])[..., 0],
+                                        [(2, 3, 3), (2, 3)]),
+    "linalg_solve_broadcast": Case(lambda a, b: lib(a).linalg.solve(well_conditioned(a), b),
+                                   lambda a, b: np.linalg.solve(np_well_conditioned(a), b), [(3, 3), (2, 3, 1)]),
+    "linalg_solve_right": Case(lambda a, b: lib(a).linalg.solve(well_conditioned(a), b, left=False),
+                               lambda a, b: b @ np.linalg.inv(np_well_conditioned(a)), [(2, 2), (3, 2)]),
+    "linalg_inv": Case(lambda x: lib(x).linalg.inv(well_conditioned(x)), lambda x: np.linalg.inv(np_well_conditioned(x)),
+                       [(3, 3)]),
+    "linalg_cross": Case(lambda a, b: lib(a).linalg.cross(a, b), lambda a, b: np.cross(a, b), [(3, 3), (1, 3)]),
+    "linalg_vecdot": Case(lambda a, b: lib(a).linalg.vecdot(a, b, dim=0), lambda a, b: (a * b).sum(0), [(3, 4), (3, 1)]),
+    "linalg_multi_dot": Case(lambda a, b, c: lib(a).linalg.multi_dot([a, b, c]), lambda a, b, c: a @ b @ c,
+                             [(3,), (3, 4), (4,)]),
+    "linalg_diagonal": Case(lambda x: lib(x).linalg.diagonal(x, offset=1), lambda x: np.diagonal(x, 1, -2, -1), [S]),
+    "linalg_matrix_power": Case(lambda x: lib(x).linalg.matrix_power(x, 2), lambda x: x @ x, [(3, 3)]),
 }
 
 
@@ -321,6 +363,31 @@ def test_in_place_addmm_changes_the_tensor_and_records_the_op():
     np.testing.assert_allclose(c.grad.numpy(), np.ones((2, 2)))
     np.testing.assert_allclose(a.grad.numpy(), 2 * (np.ones((2, 2)) @ a.detach().numpy().T
                                                     + a.detach().numpy().T @ np.ones((2, 2))))
+
+
+def test_vector_norm_has_zero_gradients_where_its_formula_is_zero_over_zero():
+    for ord in (2, 1, 3, 0.5, -1):
+        x = nnkit.tensor([0.0, 0.0, 0.0], dtype=nnkit.float64, requires_grad=True)
+        (g,) = nnkit.autograd.grad(nnkit.linalg.vector_norm(x, ord), x, create_graph=True)
+        assert g.tolist() == [0.0, 0.0, 0.0]
+        (gg,) = nnkit.autograd.grad(g.sum(), x)
+        assert np.isfinite(gg.numpy()).all()
+    y = nnkit.tensor([0.0, 2.0], requires_grad=True)
+    nnkit.linalg.vector_norm(y, 0.5).backward()
+    assert y.grad.tolist() == [0.0, 1.0]
+
+
+def test_vector_norm_of_order_zero_counts_the_nonzeros():
+    x = nnkit.tensor([[1.0, 0.0, -2.0], [0.0, 0.0, 3.0]])
+    assert nnkit.linalg.vector_norm(x, 0).item() == 3.0
+    assert nnkit.linalg.vector_norm(x, 0, dim=1).tolist() == [2.0, 1.0]
+
+
+def test_singular_matrices_raise_linalg_error_a_runtime_error():
+    assert issubclass(nnkit.linalg.LinAlgError, RuntimeError)
+    for op in (lambda: nnkit.linalg.inv(nnkit.zeros(2, 2)), lambda: nnkit.linalg.solve(nnkit.zeros(2, 2), nnkit.ones(2))):
+        with pytest.raises(nnkit.linalg.LinAlgError, match="singular"):
+            op()
 
 
 # --- views: memory and version counters shared with the input ------------------------------------
@@ -487,6 +554,24 @@ m, v, x = nnkit.ones(3, 4), nnkit.ones(3), nnkit.ones(2, 3, 4)
     (lambda: nnkit.baddbmm(nnkit.ones(2, 3, 5).double(), x, nnkit.ones(2, 4, 5)), RuntimeError, "baddbmm: .* dtype"),
     (lambda: nnkit.addmv(nnkit.ones(4), m, nnkit.ones(4)), RuntimeError, "addmv: input of shape"),
     (lambda: nnkit.addbmm(nnkit.ones(2, 3, 5), x, nnkit.ones(2, 4, 5)), RuntimeError, "addbmm: input of shape"),
+    (lambda: nnkit.linalg.vector_norm(nnkit.ones(2, dtype=nnkit.int64)), RuntimeError, "floating-point tensor"),
+    (lambda: nnkit.linalg.vector_norm(m, "fro"), TypeError, "linalg.vector_norm: ord must be a number"),
+    (lambda: nnkit.linalg.vector_norm(m.double(), dtype=nnkit.float32), RuntimeError, "without narrowing"),
+    (lambda: nnkit.linalg.vector_norm(nnkit.zeros(0), float("inf")), RuntimeError, "empty tensor"),
+    (lambda: nnkit.linalg.matrix_norm(m, "nuc"), NotImplementedError, "singular values"),
+    (lambda: nnkit.linalg.matrix_norm(m, 3), RuntimeError, "linalg.matrix_norm: order 3 is not supported"),
+    (lambda: nnkit.linalg.matrix_norm(m, dim=(1, 1)), RuntimeError, "linalg.matrix_norm: dims must be different"),
+    (lambda: nnkit.linalg.matrix_norm(v), RuntimeError, "linalg.matrix_norm: the input must have at least 2 dims"),
+    (lambda: nnkit.linalg.norm(x, 2), RuntimeError, "linalg.norm: if dim is not given but ord is"),
+    (lambda: nnkit.linalg.norm(x, dim=(0, 1, 2)), RuntimeError, "linalg.norm: if dim is given"),
+    (lambda: nnkit.linalg.norm(v, "fro"), RuntimeError, "linalg.matrix_norm"),
+    (lambda: nnkit.linalg.solve(nnkit.eye(3), nnkit.ones(2)), RuntimeError, "linalg.solve: incompatible shapes"),
+    (lambda: nnkit.linalg.solve(nnkit.eye(3), v.double()), RuntimeError, "linalg.solve: .* same dtype"),
+    (lambda: nnkit.linalg.solve(m, v), RuntimeError, "linalg.solve: expected a square matrix"),
+    (lambda: nnkit.linalg.cross(m, m), RuntimeError, "linalg.cross: inputs dim -1 must have length 3"),
+    (lambda: nnkit.linalg.vecdot(m, v.double()), RuntimeError, "linalg.vecdot: .* same dtype"),
+    (lambda: nnkit.linalg.multi_dot([v]), RuntimeError, "linalg.multi_dot: expected at least 2 tensors"),
+    (lambda: nnkit.linalg.multi_dot([x, m.T]), RuntimeError, "linalg.multi_dot: tensor 0 must be 1-d or 2-d"),
 ])
 def test_errors_name_the_op(op, error, message):
     with warnings.catch_warnings():

@@ -14,10 +14,15 @@ import numpy
 from .. import backend
 from ..amp import autocast_op
 from ..tensor import Tensor
-from .base import _dim, _make, _operands, _saved, _sum_to, expand
-from .elementwise import mul
-from .reduction import sum
+from .base import _dim, _dims, _make, _operands, _saved, _sum_to, expand, to
+from .elementwise import mul, where
+from .reduction import amax, amin, sum
 from .shape import broadcast_shapes, diagonal, permute, reshape, roll, squeeze, transpose, unsqueeze
+
+
+class LinAlgError(RuntimeError):
+    """A matrix that the operation cannot handle (a singular matrix to invert, say), as
+    ``torch.linalg.LinAlgError``."""
 
 
 def _mT(a: Tensor) -> Tensor:
@@ -370,7 +375,7 @@ def inverse(input: Tensor) -> Tensor:
     try:
         out = input._xp.linalg.inv(input.array)
     except numpy.linalg.LinAlgError:  # CuPy raises NumPy's too
-        raise RuntimeError(f"inverse: a matrix of the input of shape {tuple(input.shape)} is singular, it has no "
+        raise LinAlgError(f"inverse: a matrix of the input of shape {tuple(input.shape)} is singular, it has no "
                            "inverse") from None
 
     def backward(g):
@@ -455,6 +460,175 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     # The sum of the products is one product: (n, b*m) @ (b*m, p).
     rows = reshape(permute(batch1, (1, 0, 2)), (n, b * m))
     return _scaled_sum("addbmm", input, matmul(rows, reshape(batch2, (b * m, -1))), beta, alpha)
+
+
+# --- torch.linalg's own functions (nnkit.linalg re-exports them) -------------------------------------
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """The solution X of A X = B (or X A = B with ``left=False``), batched and broadcast;
+    ``B`` of shape ``(*, n)`` (exactly A's batch and n) or 1-d is a vector.
+
+    Gradients: with G the upstream gradient, dB = A⁻ᵀ G (another solve) and dA = -dB Xᵀ.
+    """
+    _square("linalg.solve", A)
+    _same_dtype("linalg.solve", A, B)
+    if not backend.is_floating(A.dtype):
+        raise RuntimeError(f"linalg.solve: expected floating-point tensors, got {A.dtype}")
+    if not left:  # X A = B is Aᵀ Xᵀ = Bᵀ
+        return _mT(solve(_mT(A), _mT(B)))
+    vector = B.ndim == 1 or B.shape == A.shape[:-1]
+    columns = unsqueeze(B, -1) if vector else B
+    if columns.ndim < 2 or columns.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve: incompatible shapes of A {tuple(A.shape)} and B {tuple(B.shape)} for "
+                           "the equation AX = B")
+    try:
+        broadcast_shapes(A.shape[:-2], columns.shape[:-2])
+    except RuntimeError:
+        raise RuntimeError(f"linalg.solve: the batch shapes of A {tuple(A.shape)} and B {tuple(B.shape)} cannot be "
+                           "broadcast") from None
+    out = _solve(A, columns)
+    return squeeze(out, -1) if vector else out
+
+
+def _solve(A: Tensor, B: Tensor) -> Tensor:
+    try:
+        out = A._xp.linalg.solve(A.array, B.array)
+    except numpy.linalg.LinAlgError:
+        raise LinAlgError(f"linalg.solve: a matrix of A (shape {tuple(A.shape)}) is singular") from None
+
+    def backward(g):
+        gB = _solve(_mT(A), g)
+        X = _saved(out, lambda: _solve(A, B))
+        return _sum_to(-matmul(gB, _mT(X)), A.shape), _sum_to(gB, B.shape)
+    return _make(out, (A, B), backward, "Solve", (A,), output=True)
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The ``ord``-norm of ``x`` over ``dim`` (all dims when None or empty), as a vector:
+    (Σ|x|^ord)^(1/ord); ``inf`` and ``-inf`` give max and min |x|, 0 the count of nonzeros.
+
+    As in PyTorch, the gradient is 0 where x is 0 or the norm is 0 (the formula is 0/0 there).
+    """
+    x = _norm_input(x, dtype, "linalg.vector_norm")
+    if isinstance(ord, str):
+        raise TypeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    dims = _dims(dim, x.ndim, "linalg.vector_norm") if dim not in (None, (), []) else None
+    if ord in (float("inf"), -float("inf")):
+        if x.numel() == 0:
+            raise RuntimeError(f"linalg.vector_norm: cannot compute the {ord} norm of an empty tensor")
+        extreme = amax if ord > 0 else amin
+        return extreme(x.abs(), tuple(range(x.ndim)) if dims is None else dims, keepdim)
+    if ord == 0:  # a count: a constant, no gradient
+        return to(sum(x != 0, dims, keepdim), x.dtype).detach()
+    return _pnorm(x, float(ord), dims, keepdim)
+
+
+def _norm_input(x: Tensor, dtype, op: str) -> Tensor:
+    if dtype is not None:
+        dtype = numpy.dtype(dtype)
+        if not backend.is_floating(dtype):
+            raise RuntimeError(f"{op}: dtype should be floating point, got {dtype}")
+        if backend.is_floating(x.dtype) and dtype.itemsize < x.dtype.itemsize:
+            raise RuntimeError(f"{op}: the dtype of the input ({x.dtype}) should be convertible without narrowing "
+                               f"to the specified dtype ({dtype})")
+        x = to(x, dtype)
+    if not backend.is_floating(x.dtype):
+        raise RuntimeError(f"{op}: expected a floating-point tensor as input, got {x.dtype}")
+    return x
+
+
+def _pnorm(x: Tensor, p: float, dims, keepdim: bool) -> Tensor:
+    """(Σ|x|^p)^(1/p) for a finite p other than 0."""
+    a = x._xp.abs(x.array)
+    if p == 2:
+        kept = x._xp.sqrt((a * a).sum(axis=dims, keepdims=True))
+    elif p == 1:
+        kept = a.sum(axis=dims, keepdims=True)
+    else:
+        kept = (a ** p).sum(axis=dims, keepdims=True) ** (1 / p)
+
+    def backward(g):
+        # d/dx = sign(x) (|x| / norm)^(p-1); the safe stand-ins keep 0/0 out of the graph, so that
+        # the second derivative is finite too.
+        norm = _saved(kept, lambda: _pnorm(x, p, dims, True))
+        zero = (x == 0) | (norm == 0)
+        ratio = where(zero, 1.0, x.abs()) / where(norm == 0, 1.0, norm)
+        slope = where(zero, 0.0, x.sign() * (ratio if p == 2 else ratio ** (p - 1)))
+        return (reshape(g, kept.shape) * slope,)
+    out = kept if keepdim else kept.reshape(tuple(n for i, n in enumerate(kept.shape) if dims is not None
+                                                  and i not in dims))
+    return _make(out, (x,), backward, "VectorNorm", output=True)
+
+
+_MATRIX_ORDS = ("fro", 1, -1, float("inf"), -float("inf"))
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The matrix norm of the matrices in ``dim``: ``"fro"`` (the entries as one vector),
+    1 / -1 (the largest / smallest column sum of |A|), inf / -inf (the same for rows).
+    The singular-value norms (``"nuc"``, 2, -2) are not supported."""
+    A = _norm_input(A, dtype, "linalg.matrix_norm")
+    if A.ndim < 2:
+        raise RuntimeError(f"linalg.matrix_norm: the input must have at least 2 dims, got shape {tuple(A.shape)}")
+    d0, d1 = (_dim(d, A.ndim, "linalg.matrix_norm") for d in dim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different, got {tuple(dim)}")
+    if ord in ("nuc", 2, -2):
+        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, which nnkit does not "
+                                  "compute; use 'fro', 1, -1, inf or -inf")
+    if ord not in _MATRIX_ORDS:
+        raise RuntimeError(f"linalg.matrix_norm: order {ord!r} is not supported")
+    if ord == "fro":
+        return _pnorm(A, 2.0, tuple(sorted((d0, d1))), keepdim)
+    summed, across = (d0, d1) if ord in (1, -1) else (d1, d0)  # 1: sum down columns, then across them
+    extreme = amax if ord > 0 else amin
+    out = extreme(sum(A.abs(), summed, keepdim=True), across, keepdim=True)
+    return out if keepdim else squeeze(out, (d0, d1))
+
+
+def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """``torch.linalg.norm``: a vector norm over one dim (or all, with neither ``ord`` nor
+    ``dim``), a matrix norm over two dims (string ``ord``s are matrix norms)."""
+    if isinstance(dim, (int, numpy.integer)):
+        dim = (dim,)
+    if dim is None and ord is not None:
+        if A.ndim not in (1, 2):
+            raise RuntimeError(f"linalg.norm: if dim is not given but ord is, the input must be 1-d or 2-d, got "
+                               f"shape {tuple(A.shape)}")
+        dim = (0,) if A.ndim == 1 and not isinstance(ord, str) else (-2, -1)
+    if dim is None or len(dim) == 1:
+        if isinstance(ord, str):
+            raise RuntimeError(f"linalg.norm: ord {ord!r} is a matrix norm, over 2 dims, got dim {dim}")
+        return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+    if len(dim) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
+    raise RuntimeError(f"linalg.norm: if dim is given, it must name 1 or 2 dims, got {tuple(dim)}")
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """The dot products of the vectors along ``dim`` (with broadcasting)."""
+    _same_dtype("linalg.vecdot", x, y)
+    if not backend.is_floating(x.dtype):
+        raise RuntimeError(f"linalg.vecdot: expected floating-point tensors, got {x.dtype}")
+    return sum(mul(x, y), dim)
+
+
+def multi_dot(tensors) -> Tensor:
+    """The product of a chain of matrices; the first may be a row vector and the last a
+    column vector (1-d), which are dropped from the result."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    _same_dtype("linalg.multi_dot", *tensors)
+    for i, t in enumerate(tensors):
+        allowed = (1, 2) if i in (0, len(tensors) - 1) else (2,)
+        if t.ndim not in allowed:
+            raise RuntimeError(f"linalg.multi_dot: tensor {i} must be {' or '.join(f'{n}-d' for n in allowed)}, "
+                               f"got shape {tuple(t.shape)}")
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = matmul(out, t)
+    return out
 
 
 def _inplace(name: str, fn):

@@ -1,0 +1,35 @@
+"""``nnkit.linalg``: linear algebra under ``torch.linalg``'s names and signatures.
+
+The ops themselves live in ``nnkit.ops.linalg`` (and ``nnkit.ops.shape``); this module
+gives them the names, defaults and keyword-only arguments they have in ``torch.linalg``.
+Real tensors only; the decompositions (SVD, eigenvalues, QR, Cholesky) and the norms built
+on singular values are not part of it.
+"""
+
+from __future__ import annotations
+
+from .ops import linalg as _ops
+from .ops.linalg import LinAlgError, matmul, matrix_norm, matrix_power, multi_dot, solve, vecdot, vector_norm
+from .ops.shape import diagonal as _diagonal
+from .tensor import Tensor
+
+norm = _ops.linalg_norm
+
+
+def inv(A: Tensor) -> Tensor:
+    """The inverse of a square matrix (or of each in a batch); a singular one raises LinAlgError."""
+    return _ops.inverse(A)
+
+
+def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (the last dim by default, unlike ``nnkit.cross``)."""
+    return _ops._cross(input, other, dim, "linalg.cross")
+
+
+def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """The diagonal of each matrix in the last two dims (a view): ``nnkit.diagonal`` with other defaults."""
+    return _diagonal(A, offset, dim1, dim2)
+
+
+__all__ = ["LinAlgError", "cross", "diagonal", "inv", "matmul", "matrix_norm", "matrix_power", "multi_dot", "norm",
+           "solve", "vecdot", "vector_norm"]

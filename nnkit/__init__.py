@@ -50,14 +50,17 @@ __version__ = "0.1.0"
 
 from . import tensor as _tensor_module  # noqa: F401
 from . import autograd, backend, cuda, ops  # ops attaches the operators and methods to Tensor
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import (Generator, bool_ as bool, default_generator, device, float16, float32, float64,
-                      get_default_dtype, get_rng_state, int32, int64, manual_seed, set_default_dtype,
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                       set_grad_enabled)
+from .backend import (Generator, bool_ as bool, default_generator, device, dtype, float16, float32, float64,
+                      get_default_dtype, get_rng_state, int8, int16, int32, int64, manual_seed, set_default_dtype,
                       set_rng_state, uint8)
+from .backend import (float16 as half, float32 as float, float64 as double, int16 as short,  # noqa: E402
+                      int32 as int, int64 as long)  # PyTorch's other names
 from .ops import *  # noqa: F401,F403  (add, sum, matmul...: every op as a function, as torch.<name>)
-from .tensor import (Tensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
-                     linspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                     randperm, tensor, zeros, zeros_like)
+from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, arange...: the creation functions)
+from ._tensor_str import get_printoptions, printoptions, set_printoptions  # noqa: E402
+from .autograd import functional as _autograd_functional  # noqa: E402,F401  (autograd.functional needs the ops)
 from .gradcheck import gradcheck  # noqa: E402  (the function, as torch.autograd.gradcheck)
 from . import linalg  # noqa: E402,F401  (as torch.linalg)
 from . import data, grading, io, nn, optim, plot  # noqa: E402,F401

@@ -23,7 +23,7 @@ import numpy
 
 __all__ = [
     "device", "get_default_device", "set_default_device", "xp_of", "module_for",
-    "float16", "bfloat16", "float32", "float64", "int32", "int64", "bool_", "uint8",
+    "dtype", "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "bool_", "uint8",
     "get_default_dtype", "set_default_dtype", "is_floating", "cuda_is_available",
     "Generator", "manual_seed", "default_generator", "get_rng_state", "set_rng_state",
 ]
@@ -51,21 +51,94 @@ def _keep_freed_buffers() -> None:
 
 _keep_freed_buffers()
 
-# dtypes are NumPy's dtype objects: CuPy uses the same ones, so `t.dtype ==
-# nnkit.float32` works on both devices.
-float16 = numpy.dtype("float16")
-float32 = numpy.dtype("float32")
-float64 = numpy.dtype("float64")
-int32 = numpy.dtype("int32")
-int64 = numpy.dtype("int64")
-uint8 = numpy.dtype("uint8")
-bool_ = numpy.dtype("bool")
+class dtype:
+    """A tensor's element type, as ``torch.dtype``: ``nnkit.float32`` prints as ``nnkit.float32``.
+
+    Each one names a NumPy dtype, which it carries as ``.dtype``. NumPy and CuPy
+    read that attribute wherever they accept a dtype (``numpy.zeros(3, nnkit.float32)``,
+    ``array.astype(nnkit.int64)``), and an nnkit dtype compares and hashes equal to
+    its NumPy dtype (``t.dtype == numpy.float32``, ``t.array.dtype == t.dtype``), so
+    the two mix freely; NumPy's attributes (``kind``, ``name``, ``type``...) are
+    there too. There is one object per dtype, so ``t.dtype is nnkit.float32`` holds,
+    and ``nnkit.dtype(spec)`` gives it for any NumPy spelling (``'float32'``,
+    ``numpy.float32``, ``numpy.dtype('f4')``).
+    """
+
+    __slots__ = ("dtype", "kind", "itemsize", "is_floating_point", "is_complex", "is_signed")
+
+    def __new__(cls, spec):
+        if isinstance(spec, dtype):
+            return spec
+        if spec is None:
+            raise TypeError("dtype: expected a dtype, got None")
+        np_dtype = numpy.dtype(spec)
+        found = _DTYPES.get(np_dtype)
+        if found is None:
+            found = object.__new__(cls)
+            found.dtype = np_dtype
+            found.kind = np_dtype.kind
+            found.itemsize = np_dtype.itemsize
+            found.is_floating_point = np_dtype.kind == "f" or np_dtype.name == "bfloat16"
+            found.is_complex = np_dtype.kind == "c"
+            found.is_signed = np_dtype.kind in "ifc" or found.is_floating_point
+            _DTYPES[np_dtype] = found
+        return found
+
+    def __getattr__(self, name):  # NumPy's attributes: name, type, char, str...
+        if name == "dtype":
+            raise AttributeError(name)
+        return getattr(self.dtype, name)
+
+    def __eq__(self, other) -> bool:
+        if other is self:
+            return True
+        if other is None or isinstance(other, dtype):
+            return False
+        try:
+            return self.dtype == numpy.dtype(other)
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.dtype)
+
+    def __repr__(self) -> str:
+        return f"nnkit.{self.dtype.name}"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return dtype, (self.dtype,)
+
+
+_DTYPES: dict = {}  # NumPy dtype -> its nnkit dtype
+
+float16 = dtype("float16")
+float32 = dtype("float32")
+float64 = dtype("float64")
+int8 = dtype("int8")
+int16 = dtype("int16")
+int32 = dtype("int32")
+int64 = dtype("int64")
+uint8 = dtype("uint8")
+bool_ = dtype("bool")
 try:  # NumPy has no bfloat16; the ml_dtypes package (in the `course` extra) gives it one arrays can carry
     import ml_dtypes
-    bfloat16 = numpy.dtype(ml_dtypes.bfloat16)
+    bfloat16 = dtype(ml_dtypes.bfloat16)
 except ImportError:
     bfloat16 = None
+# PyTorch's other names for them (nnkit.float is float32, nnkit.long is int64...).
+ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32, "long": int64}
 
+
+def as_dtype(spec) -> "dtype | None":
+    """``spec`` (an nnkit or NumPy dtype, a NumPy name or type) as an nnkit dtype; None stays None."""
+    return None if spec is None else dtype(spec)
+
+
+def dtype_of(array) -> dtype:
+    """The nnkit dtype of an array."""
+    return _DTYPES.get(array.dtype) or dtype(array.dtype)
 
 
 class _ThreadDefaults(threading.local):
@@ -78,22 +151,21 @@ class _ThreadDefaults(threading.local):
         self.device = device(os.environ.get("NNKIT_DEVICE", "cpu") or "cpu")
 
 
-def get_default_dtype() -> numpy.dtype:
+def get_default_dtype() -> dtype:
     """The dtype that Python floats and the float creation functions give (in this thread)."""
     return _defaults.dtype
 
 
-def set_default_dtype(dtype) -> None:
-    """Set the default floating dtype for this thread."""
-    dtype = numpy.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
-    _defaults.dtype = dtype
+def set_default_dtype(d) -> None:
+    """Set the default floating dtype for this thread (float16, bfloat16, float32 or float64, as PyTorch)."""
+    d = dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the default type, got {d}")
+    _defaults.dtype = d
 
 
-def is_floating(dtype) -> bool:
-    dtype = numpy.dtype(dtype)
-    return dtype.kind == "f" or dtype == bfloat16
+def is_floating(d) -> bool:
+    return dtype(d).is_floating_point
 
 
 def matmul(a, b):

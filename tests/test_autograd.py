@@ -158,7 +158,7 @@ def test_requires_grad_propagates_through_ops():
 
 
 def test_only_floating_tensors_can_require_grad():
-    with pytest.raises(RuntimeError, match="only floating-point tensors can require gradients, got int64"):
+    with pytest.raises(RuntimeError, match="only floating-point tensors can require gradients, got nnkit.int64"):
         nnkit.tensor([1, 2], requires_grad=True)
 
 

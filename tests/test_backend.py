@@ -141,7 +141,7 @@ def test_default_dtype_can_be_changed_to_another_float():
         assert (nnkit.tensor([1]) / 2).dtype == nnkit.float64
     finally:
         nnkit.set_default_dtype(nnkit.float32)
-    with pytest.raises(TypeError, match="only floating dtypes are allowed, got int64"):
+    with pytest.raises(TypeError, match="only floating-point types are supported as the default type, got nnkit.int64"):
         nnkit.set_default_dtype(nnkit.int64)
 
 

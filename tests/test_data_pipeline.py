@@ -192,7 +192,7 @@ def test_default_collate_matches_torch_on_structure_and_dtypes():
     ours, theirs = default_collate(batch), torch.utils.data.default_collate(batch)
     assert type(ours) is type(theirs)
     for a, b in zip(ours[:5], theirs[:5]):
-        assert str(a.dtype) == str(b.dtype).replace("torch.", "") and a.tolist() == b.tolist()
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "nnkit.") and a.tolist() == b.tolist()
     assert ours[5]["k"].tolist() == theirs[5]["k"].tolist()
 
 

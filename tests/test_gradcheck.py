@@ -105,7 +105,7 @@ def test_numerical_grad_keeps_non_contiguous_inputs_unchanged():
 
 
 def test_refuses_float32_inputs_and_inputs_without_grad():
-    with pytest.raises(ValueError, match="input 0 is float32; finite differences need float64"):
+    with pytest.raises(ValueError, match="input 0 is nnkit.float32; finite differences need float64"):
         gradcheck(lambda x: x * 2, [nnkit.ones(3, requires_grad=True)])
     with pytest.raises(ValueError, match="no input requires grad"):
         gradcheck(lambda x: x * 2, [nnkit.ones(3, dtype=nnkit.float64)])

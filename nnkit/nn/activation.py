@@ -317,7 +317,7 @@ class Softmax(_AlongDim):
 
     >>> import nnkit
     >>> Softmax(dim=-1)(nnkit.zeros(1, 4))
-    tensor([[0.25, 0.25, 0.25, 0.25]])
+    tensor([[0.2500, 0.2500, 0.2500, 0.2500]])
     """
 
     function = staticmethod(F.softmax)

@@ -35,7 +35,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     >>> clip_grad_norm_([p], max_norm=1.0)
     tensor(5.)
     >>> p.grad
-    tensor([0.6, 0.8])
+    tensor([0.6000, 0.8000])
     """
     max_norm, norm_type = _number(max_norm, "max_norm"), _number(norm_type, "norm_type")
     if math.isnan(max_norm) or max_norm < 0:

@@ -31,7 +31,7 @@ Each family lists its public functions in ``__all__`` (they are also
 """
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, view_or_reinterpret
 from . import base, elementwise, indexing, linalg, reduction, shape
 from .base import _make, _saved, _sum_to, expand, to  # noqa: F401  (the names other layers build ops with)
 from .elementwise import *  # noqa: F401,F403
@@ -61,8 +61,10 @@ def _install_methods() -> None:
             setattr(Tensor, name, fn)
     for name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg"):
         setattr(Tensor, name + "_", _inplace_method(name + "_", getattr(Tensor, name)))
-    dtypes = {"float": backend.float32, "double": backend.float64, "half": backend.float16,
-              "long": backend.int64, "int": backend.int32, "bool": backend.bool_}
+    Tensor.view = view_or_reinterpret(Tensor.view)  # view(dtype) reads the bytes as another dtype
+    dtypes = {"float": backend.float32, "double": backend.float64, "half": backend.float16, "long": backend.int64,
+              "int": backend.int32, "short": backend.int16, "char": backend.int8, "byte": backend.uint8,
+              "bool": backend.bool_}
     if backend.bfloat16 is not None:  # ml_dtypes is installed
         dtypes["bfloat16"] = backend.bfloat16
     for name, dtype in dtypes.items():

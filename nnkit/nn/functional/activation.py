@@ -305,7 +305,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
 
     >>> import nnkit
     >>> softmax(nnkit.tensor([[0.0, 0.0]]), dim=1)
-    tensor([[0.5, 0.5]])
+    tensor([[0.5000, 0.5000]])
     """
     if dim is None:
         dim = _softmax_dim(input.ndim, "softmax")

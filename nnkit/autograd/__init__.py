@@ -23,9 +23,13 @@ op increases. A node records the versions of the tensors its backward needs
 values are no longer the ones the op saw and ``backward`` raises instead of
 returning a wrong gradient, as PyTorch does.
 
-The modes (grad mode, anomaly detection) belong to the thread that sets them,
-as in PyTorch: a ``no_grad`` block in one thread leaves another thread's
-training alone.
+The modes (grad mode, inference mode, anomaly detection) belong to the thread
+that sets them, as in PyTorch: a ``no_grad`` block in one thread leaves another
+thread's training alone.
+
+Two submodules build on the engine: :mod:`.function` (``Function``: an op with a
+forward and a backward of your own) and :mod:`.functional` (``jacobian``,
+``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``).
 """
 
 from __future__ import annotations
@@ -39,14 +43,17 @@ import traceback
 from typing import Callable, Iterable, Sequence
 
 __all__ = ["Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "inference_mode", "is_inference_mode_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
-           "backward", "grad", "zero_grads", "RemovableHandle"]
+           "backward", "grad", "zero_grads", "RemovableHandle",
+           "Function", "FunctionCtx", "once_differentiable"]
 
 
 class _ThreadModes(threading.local):
     """The modes of the current thread; each new thread starts from these defaults."""
-    enabled = True   # grad mode: ops record the graph
-    anomaly = False  # anomaly detection: nodes keep their forward traceback, backward checks for NaN
+    enabled = True     # grad mode: ops record the graph
+    inference = False  # inference mode: grad mode off, and is_inference_mode_enabled() says so
+    anomaly = False    # anomaly detection: nodes keep their forward traceback, backward checks for NaN
 
 
 _GradMode = _ThreadModes()
@@ -66,12 +73,12 @@ class _ModeContext:
         raise NotImplementedError
 
     def __enter__(self):
-        self.prev = (_GradMode.enabled, _GradMode.anomaly)
+        self.prev = _modes()
         self._set()
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled, _GradMode.anomaly = self.prev
+        _GradMode.enabled, _GradMode.inference, _GradMode.anomaly = self.prev
 
     def _copy(self) -> "_ModeContext":
         return self
@@ -112,6 +119,10 @@ class _ModeContext:
         return wrapper
 
 
+def _modes() -> tuple:
+    return _GradMode.enabled, _GradMode.inference, _GradMode.anomaly
+
+
 class _GradSwitch(_ModeContext):
     mode: bool
 
@@ -143,7 +154,7 @@ class set_grad_enabled(_ModeContext):
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        self.prev = (_GradMode.enabled, _GradMode.anomaly)
+        self.prev = _modes()
         _GradMode.enabled = self.mode
 
     def _set(self) -> None:
@@ -169,6 +180,45 @@ class _Switch(_ModeContext):
 
     def _copy(self) -> "_ModeContext":
         return _Switch(self.mode)
+
+
+class inference_mode(_ModeContext):
+    """Ops inside record no graph, as under ``no_grad``: for serving a model, where nothing
+    will ever call ``backward``. Usable as ``with inference_mode():``, as a decorator (with
+    or without parentheses), and as ``inference_mode(False)``, which turns it off inside
+    (and turns grad mode back on, as PyTorch's does).
+
+    Tensors made inside have ``requires_grad=False``. (PyTorch also marks them as
+    inference tensors that autograd refuses later; nnkit's are ordinary tensors.)
+
+    >>> import nnkit
+    >>> w = nnkit.ones(2, requires_grad=True)
+    >>> with inference_mode():
+    ...     y = w * 2
+    >>> y.requires_grad, is_inference_mode_enabled()
+    (False, False)
+    """
+
+    def __new__(cls, mode=True):
+        self = super().__new__(cls)
+        if callable(mode):  # @inference_mode, without parentheses
+            self.mode = True
+            return self(mode)
+        return self
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def _set(self) -> None:
+        _GradMode.enabled, _GradMode.inference = not self.mode, self.mode
+
+    def _copy(self) -> "_ModeContext":
+        return inference_mode(self.mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an ``inference_mode`` block is active (in this thread)."""
+    return _GradMode.inference
 
 
 def is_anomaly_enabled() -> bool:
@@ -376,7 +426,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 def _check_anomaly(node: Node, parent_grads) -> None:
     for i, pg in enumerate(parent_grads):
-        if pg is not None and pg.dtype.kind in "fcV" and bool(pg._xp.isnan(pg.array).any()):  # V: bfloat16
+        if isinstance(pg, _Tensor) and pg.dtype.kind in "fcV" and bool(pg._xp.isnan(pg.array).any()):  # V: bfloat16
             frames = [f for f in node.trace or () if not f.lstrip().startswith(f'File "{_PACKAGE}')]
             where = "".join(frames[-3:]) if frames else "(recorded outside detect_anomaly)\n"
             raise RuntimeError(f"Function '{node.name}Backward' returned nan values in its {i}th output. "
@@ -491,9 +541,16 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     _run(outputs, seeds, create_graph if retain_graph is None else retain_graph, create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> tuple:
     """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    ``allow_unused=True`` gives None for an input the outputs do not depend on (an
+    error otherwise), ``materialize_grads=True`` zeros instead. With
+    ``is_grads_batched=True`` the first dim of each of ``grad_outputs`` is a batch
+    of vectors, and each result gets that leading dim (one backward pass per vector).
+    ``only_inputs`` is accepted and ignored, as in PyTorch.
 
     >>> import nnkit
     >>> x = nnkit.tensor(3.0, requires_grad=True)
@@ -502,18 +559,46 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     >>> float(dx), float(d2x)
     (27.0, 18.0)
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad: expected allow_unused to be True or not passed when materialize_grads=True")
+    allow_unused = bool(allow_unused) or materialize_grads
     outs = _as_tuple(outputs)
     ins = _as_tuple(inputs)
     for i, t in enumerate(ins):
+        if not isinstance(t, _Tensor):
+            raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__} at position {i}")
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
-    seeds = _seed_grads(outs, _as_tuple(grad_outputs), "grad")
-    found = _run(outs, seeds, create_graph if retain_graph is None else retain_graph, create_graph, ins)
+    retain = create_graph if retain_graph is None else retain_graph
+    if is_grads_batched:
+        found = _batched(outs, ins, _as_tuple(grad_outputs), retain, create_graph)
+    else:
+        seeds = _seed_grads(outs, _as_tuple(grad_outputs), "grad")
+        found = _run(outs, seeds, retain, create_graph, ins)
     for i, g in enumerate(found):
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} was not used to compute the outputs "
                                "(pass allow_unused=True to get None for it)")
+    if materialize_grads:
+        found = [_Tensor._wrap(t._xp.zeros(t.shape, t.array.dtype)) if g is None else g for g, t in zip(found, ins)]
     return tuple(found)
+
+
+def _batched(outs: tuple, ins: tuple, grad_outputs: tuple, retain: bool, create_graph: bool) -> list:
+    """``grad`` for each vector of a batch of ``grad_outputs`` (their first dim), stacked."""
+    if len(grad_outputs) != len(outs) or any(g is None for g in grad_outputs):
+        raise RuntimeError("grad: is_grads_batched=True needs one batched gradient per output")
+    sizes = {int(g.shape[0]) if g.ndim else None for g in grad_outputs}
+    if len(sizes) != 1 or None in sizes or 0 in sizes:
+        raise RuntimeError(f"grad: is_grads_batched=True needs grad_outputs sharing a first (batch) dim, got "
+                           f"shapes {[tuple(g.shape) for g in grad_outputs]}")
+    batch = sizes.pop()
+    per_vector = []
+    for b in range(batch):
+        seeds = _seed_grads(outs, tuple(g[b] for g in grad_outputs), "grad")
+        per_vector.append(_run(outs, seeds, retain or b < batch - 1, create_graph, ins))
+    from ..ops import stack  # the ops sit above this module; grad runs long after they are loaded
+    return [None if column[0] is None else stack(column) for column in zip(*per_vector)]
 
 
 def zero_grads(tensors: Iterable, set_to_none: bool = True) -> None:
@@ -532,3 +617,6 @@ def zero_grads(tensors: Iterable, set_to_none: bool = True) -> None:
                 t.grad.array[...] = 0
             else:  # a read-only gradient that the caller assigned
                 t.grad = _Tensor._wrap(t.grad._xp.zeros_like(t.grad.array))
+
+
+from .function import Function, FunctionCtx, once_differentiable  # noqa: E402  (they build on the engine above)

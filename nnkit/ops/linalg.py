@@ -545,7 +545,8 @@ def _pnorm(x: Tensor, p: float, dims, keepdim: bool) -> Tensor:
     elif p == 1:
         kept = a.sum(axis=dims, keepdims=True)
     else:
-        kept = (a ** p).sum(axis=dims, keepdims=True) ** (1 / p)
+        with numpy.errstate(divide="ignore"):  # a negative order at 0: inf, and a norm of 0, as PyTorch
+            kept = (a ** p).sum(axis=dims, keepdims=True) ** (1 / p)
 
     def backward(g):
         # d/dx = sign(x) (|x| / norm)^(p-1); the safe stand-ins keep 0/0 out of the graph, so that

@@ -88,11 +88,11 @@ class _Encoder:
             return obj
         if isinstance(obj, Tensor):
             return {"tensor": self.store(obj, obj.array, where), "requires_grad": obj.requires_grad,
-                    "device": obj.device.type}
+                    "device": obj.device.type, **_kind(obj.array)}
         if isinstance(obj, numpy.ndarray):
-            return {"ndarray": self.store(obj, obj, where)}
+            return {"ndarray": self.store(obj, obj, where), **_kind(obj)}
         if isinstance(obj, numpy.generic):  # before int and float: numpy.float64 is a float
-            return {"scalar": self.store(obj, numpy.asarray(obj), where)}
+            return {"scalar": self.store(obj, numpy.asarray(obj), where), **_kind(obj)}
         if isinstance(obj, int):
             return int(obj)
         if isinstance(obj, float):
@@ -106,6 +106,10 @@ class _Encoder:
                                  for k, v in obj.items()]}
             items = [self.encode(v, f"{where}[{i}]", inner) for i, v in enumerate(obj)]
             return items if isinstance(obj, list) else {"tuple": items}
+        if callable(getattr(obj, "state_dict", None)):  # a Module or an optimizer: PyTorch would pickle it
+            raise TypeError(f"save: cannot store a {type(obj).__name__} object at {where or 'the top level'} (nnkit "
+                            "stores no Python objects, which loading would have to run); save its state instead: "
+                            "nnkit.save(model.state_dict(), path), and later model.load_state_dict(nnkit.load(path))")
         raise TypeError(f"save: cannot store object of type {type(obj).__name__} at {where or 'the top level'}")
 
     def key(self, key, where: str):
@@ -122,9 +126,16 @@ class _Encoder:
                 raise TypeError(f"save: cannot store an array of Python objects (dtype object) at "
                                 f"{where or 'the top level'}: it would need pickle")
             name = f"a{len(self.arrays)}"
-            self.arrays[name] = backend.to_module(array, numpy)
+            array = backend.to_module(array, numpy)
+            self.arrays[name] = array.view(numpy.uint16) if _kind(array) else array
             self.names[id(owner)] = name
         return self.names[id(owner)]
+
+
+def _kind(array) -> dict:
+    """What a node adds for an array whose dtype an .npy file cannot name: bfloat16 (ml_dtypes'),
+    stored as its 16-bit patterns."""
+    return {"dtype": "bfloat16"} if backend.bfloat16 is not None and array.dtype == backend.bfloat16 else {}
 
 
 # A save writes ".<name>.nnkit-save-<pid>-<random>.tmp" beside <name>, then renames it.
@@ -216,12 +227,20 @@ _MALFORMED = (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, zi
               NotImplementedError, struct.error, OverflowError, RecursionError)
 
 
-def load(path: str | os.PathLike, map_location=None, *, max_bytes: int | None = None) -> Any:
+def load(path: str | os.PathLike, map_location=None, pickle_module=None, *, weights_only: bool | None = None,
+         mmap: bool | None = None, max_bytes: int | None = None) -> Any:
     """Read back what :func:`save` wrote: the same nesting, with tensors and arrays.
 
-    Tensors return to the device they were saved from, or to ``map_location``
-    (``'cpu'``, ``'cuda'`` or an ``nnkit.device``) when given; dtypes and
-    ``requires_grad`` are kept. Nothing in the file is ever executed (no pickle).
+    Tensors return to the device they were saved from, unless ``map_location``
+    says otherwise, as in PyTorch: a device (``'cpu'``, ``'cuda'``, an
+    ``nnkit.device``) for all of them; a dict from saved device to device
+    (``{'cuda:0': 'cpu'}``); or a function ``f(tensor, location)`` given each
+    tensor on the CPU and the name of its saved device, which returns the tensor
+    to use (or None for the default). dtypes and ``requires_grad`` are kept.
+
+    Nothing in the file is ever executed: nnkit never unpickles, so
+    ``weights_only`` may be True or left out (what PyTorch's safe loading means),
+    while ``weights_only=False`` and a ``pickle_module`` raise ValueError.
 
     Every malformed file (not a checkpoint, truncated, corrupted, or crafted)
     raises ValueError naming it and the problem, before memory is spent on it:
@@ -232,8 +251,14 @@ def load(path: str | os.PathLike, map_location=None, *, max_bytes: int | None = 
     ``max_bytes`` to read an archive whose entries are compressed
     (``numpy.savez_compressed``).
     """
+    if weights_only is False or pickle_module is not None:
+        raise ValueError("load: nnkit never unpickles (a pickle can run any code while it loads), so "
+                         f"{'weights_only=False' if weights_only is False else 'a pickle_module'} cannot be honoured; "
+                         "nnkit checkpoints hold tensors, arrays and plain values, which load reads without it")
+    if mmap:
+        raise NotImplementedError("load: mmap=True is not supported; nnkit reads the arrays into memory")
     path = os.fspath(path)
-    target = _target_device(map_location)
+    place = _placement(map_location)
     with open(path, "rb") as f:  # a missing file or a directory raises as open() does
         size = os.fstat(f.fileno()).st_size
         limit = size if max_bytes is None else int(max_bytes)
@@ -247,9 +272,11 @@ def load(path: str | os.PathLike, map_location=None, *, max_bytes: int | None = 
         f.seek(0)
         try:
             with zipfile.ZipFile(f) as archive:
-                return _Reader(archive, size, limit, target).read(path)
+                return _Reader(archive, size, limit, place).read(path)
         except _DeviceError as e:
             raise RuntimeError(f"load: {path!r}: {e}") from None
+        except _Passthrough as e:
+            raise e.error from None
         except _Refused as e:
             raise ValueError(f"load: {path!r}{e}") from None
         except _MALFORMED as e:
@@ -269,8 +296,8 @@ class _Refused(Exception):
 class _Reader:
     """Checks an archive's entries against the file, then reads its header and its arrays."""
 
-    def __init__(self, archive: zipfile.ZipFile, size: int, limit: int, target):
-        self.archive, self.target = archive, target
+    def __init__(self, archive: zipfile.ZipFile, size: int, limit: int, place):
+        self.archive, self.place = archive, place
         self.entries: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in archive.infolist():
@@ -317,7 +344,7 @@ class _Reader:
             raise _Refused(f": its structure nests deeper than {_MAX_DEPTH} levels")
         if isinstance(node, list):
             return [self.decode(v, depth + 1) for v in node]
-        if not isinstance(node, dict) or len(node) not in (1, 3):
+        if not isinstance(node, dict) or len(node) - ("dtype" in node) not in (1, 3):
             raise ValueError(f"unexpected node of type {type(node).__name__}")
         if "dict" in node:
             items = node["dict"]
@@ -334,16 +361,16 @@ class _Reader:
                 raise ValueError(f"unexpected float {node['float']!r}")
             return float(node["float"])
         if "ndarray" in node:
-            return self.array(node["ndarray"])
+            return self.typed(node["ndarray"], node)
         if "scalar" in node:
-            array = self.array(node["scalar"])
+            array = self.typed(node["scalar"], node)
             if array.ndim != 0:
                 raise ValueError(f"the scalar entry {node['scalar']!r} has shape {array.shape}")
             return array[()]
         if "tensor" in node:
             name = node["tensor"]
             if name not in self.tensors:
-                self.tensors[name] = self.tensor(self.array(name), node)
+                self.tensors[name] = self.tensor(self.typed(name, node), node)
             return self.tensors[name]
         raise ValueError(f"unexpected node with keys {sorted(map(str, node))}")
 
@@ -353,6 +380,17 @@ class _Reader:
         if name not in self.arrays:
             self.arrays[name] = self.read_entry(name, self.entries[name])
         return self.arrays[name]
+
+    def typed(self, name, node: dict) -> numpy.ndarray:
+        """The array of entry ``name``, read as the dtype its node names (bfloat16 is stored as uint16)."""
+        array = self.array(name)
+        if "dtype" not in node:
+            return array
+        if node["dtype"] != "bfloat16" or array.dtype != numpy.uint16:
+            raise ValueError(f"the entry {name!r} is {array.dtype}, marked as dtype {node['dtype']!r}")
+        if backend.bfloat16 is None:
+            raise _Refused(f" holds bfloat16 values (entry {name!r}); install the ml_dtypes package to read them")
+        return array.view(backend.bfloat16.dtype)
 
     def read_entry(self, name: str, info: zipfile.ZipInfo) -> numpy.ndarray:
         """One .npy entry, its declared shape checked against the entry's size before reading."""
@@ -385,27 +423,66 @@ class _Reader:
         requires_grad, device = node.get("requires_grad"), node.get("device")
         if not isinstance(requires_grad, bool) or device not in ("cpu", "cuda"):
             raise ValueError(f"a tensor node has requires_grad={requires_grad!r} and device={device!r}")
-        if array.dtype.kind not in "biufc" or (requires_grad and array.dtype.kind not in "fc"):
+        floating = backend.dtype(array.dtype).is_floating_point if array.dtype.kind in "fV" else False
+        if (array.dtype.kind not in "biufc" and not floating) or (requires_grad and not floating
+                                                                  and array.dtype.kind != "c"):
             raise ValueError(f"a tensor entry has dtype {array.dtype}"
                              + (" and requires_grad" if requires_grad else ""))
-        device = self.target or backend.device(device)
-        try:
-            xp = backend.module_for(device)
-        except RuntimeError:
-            raise _DeviceError(f"it holds tensors for {device}, which is not available here; "
-                               "pass map_location='cpu'") from None
-        t = Tensor._wrap(backend.to_module(array, xp))
-        return t.requires_grad_(True) if requires_grad else t
+        t = self.place(array, device)
+        return t.requires_grad_(True) if requires_grad and not t.requires_grad else t
 
 
 class _DeviceError(Exception):
     pass
 
 
-def _target_device(map_location):
+class _Passthrough(Exception):
+    """An error of the caller's map_location (or about what it returned), raised as it is,
+    not taken for a sign of a corrupted file."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _on(array: numpy.ndarray, device) -> Tensor:
+    try:
+        xp = backend.module_for(device)
+    except RuntimeError:
+        raise _DeviceError(f"it holds tensors for {device}, which is not available here; "
+                           "pass map_location='cpu'") from None
+    return Tensor._wrap(backend.to_module(array, xp))
+
+
+def _device(spec, what: str):
+    try:
+        return backend.device(spec)
+    except ValueError:
+        raise TypeError(f"load: map_location {what} {spec!r} is not a device ('cpu', 'cuda', 'cuda:0'...)") from None
+
+
+def _placement(map_location):
+    """How ``load`` places each tensor: a function of (array, name of the saved device) giving the tensor."""
     if map_location is None:
-        return None
+        return lambda array, saved: _on(array, saved)
     if isinstance(map_location, (str, backend.device)):
-        return backend.device(map_location)
-    raise NotImplementedError(f"load: map_location of type {type(map_location).__name__} is not supported; "
-                              "pass a device such as 'cpu' or 'cuda'")
+        target = _device(map_location, "device")
+        return lambda array, saved: _on(array, target)
+    if isinstance(map_location, dict):
+        table = {_device(k, "key"): _device(v, "value") for k, v in map_location.items()}
+        return lambda array, saved: _on(array, table.get(backend.device(saved), saved))
+    if callable(map_location):
+        def place(array, saved):
+            try:
+                moved = map_location(Tensor._wrap(array), saved)
+            except Exception as e:  # noqa: BLE001 - the caller's own error, passed on unchanged
+                raise _Passthrough(e) from e
+            if moved is None:
+                return _on(array, saved)
+            if not isinstance(moved, Tensor):
+                raise _Passthrough(TypeError(f"load: map_location returned a {type(moved).__name__}; expected a "
+                                             "Tensor or None"))
+            return moved
+        return place
+    raise TypeError(f"load: map_location must be a device, a dict of devices or a function, got "
+                    f"{type(map_location).__name__}")

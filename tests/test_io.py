@@ -243,8 +243,9 @@ def test_map_location(tmp_path):
     w = load(tmp_path / "c", map_location="cpu")["w"]
     assert w.device == "cpu" and w.requires_grad
     assert load(tmp_path / "c", map_location=nnkit.device("cpu"))["w"].device == "cpu"
-    with pytest.raises(NotImplementedError, match="map_location of type dict"):
-        load(tmp_path / "c", map_location={"cuda": "cpu"})
+    assert load(tmp_path / "c", map_location={"cuda:0": "cpu"})["w"].device == "cpu"
+    with pytest.raises(TypeError, match="map_location must be a device, a dict of devices or a function"):
+        load(tmp_path / "c", map_location=3)
 
 
 def test_a_checkpoint_saved_on_a_gpu_needs_map_location_where_there_is_none(tmp_path):

@@ -149,7 +149,8 @@ CASES = {
     "cat_skips_empty_1d": Case(lambda a, b: lib(a).cat([a, b.reshape(-1)[:0], b], dim=1),
                                lambda a, b: np.concatenate([a, b], 1), [(2, 3), (2, 2)]),
     "concat": Case(lambda a, b: lib(a).concat([a, b], -1), lambda a, b: np.concatenate([a, b], -1), [(2, 3), (2, 2)]),
-    "concatenate_axis": Case(lambda a, b: lib(a).concatenate((a, b), axis=0), lambda a, b: np.vstack([a, b]), [(2, 3), (1, 3)]),
+    "concatenate_axis": Case(lambda a, b: lib(a).concatenate((a, b), axis=0), lambda a, b: np.vstack([a, b]),
+                             [(2, 3), (1, 3)]),
     "stack_axis": Case(lambda a, b: lib(a).stack([a, b], axis=1), lambda a, b: np.stack([a, b], 1), [(2, 3), (2, 3)]),
     "hstack_vectors": Case(lambda a, b: lib(a).hstack([a, b]), lambda a, b: np.hstack([a, b]), [(3,), (2,)]),
     "hstack_matrices": Case(lambda a, b: lib(a).hstack((a, b)), lambda a, b: np.hstack([a, b]), [(2, 3), (2, 1)]),
@@ -216,7 +217,8 @@ CASES = {
                                    lambda c, a, b: 0.5 * c - 2 * (a @ b), [(5,), (3, 4), (4, 5)]),
     "addmm_beta_zero": Case(lambda c, a, b: lib(a).addmm(c, a, b, beta=0), lambda c, a, b: a @ b,
                             [(3, 5), (3, 4), (4, 5)]),
-    "addmv": Case(lambda c, a, b: lib(a).addmv(c, a, b, alpha=3), lambda c, a, b: c + 3 * (a @ b), [(1,), (3, 4), (4,)]),
+    "addmv": Case(lambda c, a, b: lib(a).addmv(c, a, b, alpha=3), lambda c, a, b: c + 3 * (a @ b),
+                  [(1,), (3, 4), (4,)]),
     "addr": Case(lambda c, a, b: c.addr(a, b, beta=2), lambda c, a, b: 2 * c + np.outer(a, b), [(3, 1), (3,), (4,)]),
     "baddbmm": Case(lambda c, a, b: lib(a).baddbmm(c, a, b, beta=-1, alpha=0.5), lambda c, a, b: -c + 0.5 * (a @ b),
                     [(3, 5), S, (2, 4, 5)]),
@@ -255,10 +257,11 @@ CASES = {
                                    lambda a, b: np.linalg.solve(np_well_conditioned(a), b), [(3, 3), (2, 3, 1)]),
     "linalg_solve_right": Case(lambda a, b: lib(a).linalg.solve(well_conditioned(a), b, left=False),
                                lambda a, b: b @ np.linalg.inv(np_well_conditioned(a)), [(2, 2), (3, 2)]),
-    "linalg_inv": Case(lambda x: lib(x).linalg.inv(well_conditioned(x)), lambda x: np.linalg.inv(np_well_conditioned(x)),
-                       [(3, 3)]),
+    "linalg_inv": Case(lambda x: lib(x).linalg.inv(well_conditioned(x)),
+                       lambda x: np.linalg.inv(np_well_conditioned(x)), [(3, 3)]),
     "linalg_cross": Case(lambda a, b: lib(a).linalg.cross(a, b), lambda a, b: np.cross(a, b), [(3, 3), (1, 3)]),
-    "linalg_vecdot": Case(lambda a, b: lib(a).linalg.vecdot(a, b, dim=0), lambda a, b: (a * b).sum(0), [(3, 4), (3, 1)]),
+    "linalg_vecdot": Case(lambda a, b: lib(a).linalg.vecdot(a, b, dim=0), lambda a, b: (a * b).sum(0),
+                          [(3, 4), (3, 1)]),
     "linalg_multi_dot": Case(lambda a, b, c: lib(a).linalg.multi_dot([a, b, c]), lambda a, b, c: a @ b @ c,
                              [(3,), (3, 4), (4,)]),
     "linalg_diagonal": Case(lambda x: lib(x).linalg.diagonal(x, offset=1), lambda x: np.diagonal(x, 1, -2, -1), [S]),
@@ -311,6 +314,17 @@ def test_matrix_power_zero_is_the_identity_outside_the_graph_as_in_pytorch():
     x = nnkit.randn(2, 3, 3, requires_grad=True)
     out = x.matrix_power(0)
     assert out.tolist() == [np.eye(3).tolist()] * 2 and not out.requires_grad
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_einsum_keeps_16_bit_dtypes_and_accumulates_in_float32(dtype):
+    dtype = getattr(nnkit, dtype)
+    if dtype is None:
+        pytest.skip("bfloat16 needs ml_dtypes")
+    a = nnkit.full((2, 3000), 0.1, dtype=dtype)
+    out = nnkit.einsum("ij,kj->ik", a, a)
+    assert out.dtype == dtype
+    assert abs(out[0, 0].item() - 30.0) < 0.1  # the sum of 3,000 products, accumulated in float32
 
 
 def test_chunk_and_split_edge_cases_as_pytorch():
@@ -385,7 +399,8 @@ def test_vector_norm_of_order_zero_counts_the_nonzeros():
 
 def test_singular_matrices_raise_linalg_error_a_runtime_error():
     assert issubclass(nnkit.linalg.LinAlgError, RuntimeError)
-    for op in (lambda: nnkit.linalg.inv(nnkit.zeros(2, 2)), lambda: nnkit.linalg.solve(nnkit.zeros(2, 2), nnkit.ones(2))):
+    singular = nnkit.zeros(2, 2)
+    for op in (lambda: nnkit.linalg.inv(singular), lambda: nnkit.linalg.solve(singular, nnkit.ones(2))):
         with pytest.raises(nnkit.linalg.LinAlgError, match="singular"):
             op()
 

@@ -177,8 +177,11 @@ def _parse_einsum(equation: str, operands: tuple) -> tuple:
 def _einsum(terms: tuple, out: str, operands: tuple) -> Tensor:
     """The einsum primitive, on labels of consistent sizes. The gradient of operand i is
     the einsum of the upstream gradient with the other operands, onto operand i's labels."""
-    arrays = [t.array for t in operands]
+    dtype = operands[0].dtype
+    wide = backend.float32 if dtype.itemsize == 2 and backend.is_floating(dtype) else dtype  # as PyTorch on the CPU
+    arrays = [t.array.astype(wide, copy=False) for t in operands]
     array = operands[0]._xp.einsum(",".join(terms) + "->" + out, *arrays, optimize=len(arrays) > 1)
+    array = array.astype(dtype, copy=False)
 
     def backward(g):
         return tuple(_einsum_grad(g, i, terms, out, operands) if t.requires_grad else None

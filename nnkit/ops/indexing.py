@@ -38,8 +38,8 @@ class _IndexError(IndexError, RuntimeError):
 
 class _Where(NamedTuple):
     """A place in an array, as PyTorch reads an index: first ``basic`` (ints, slices, None: a
-    view), then ``advanced`` (integer arrays and boolean masks) on that view. Either may be
-    None. PyTorch applies ints before the advanced indices, so ``x[0, :, idx]`` keeps the
+    view), then ``advanced`` (a NumPy index of integer arrays, boolean masks and slices) on that
+    view. Either may be None. PyTorch applies ints before the advanced indices, so ``x[0, :, idx]`` keeps the
     indexed dim where it is, where NumPy (which counts the int as advanced) moves it first."""
     basic: tuple | None
     advanced: tuple | None
@@ -115,19 +115,56 @@ def _check_bounds(idx, size: int, dim: int, op: str, negative: bool = True) -> N
                           f"with size {size}")
 
 
-def _where_of(index, shape: tuple, xp) -> _Where:
-    """Where ``index`` points in a tensor of ``shape``, the way PyTorch reads it."""
+_PLAIN = (int, slice, type(None), type(Ellipsis))  # read by NumPy as by PyTorch
+
+
+def _where_of(index, shape: tuple, xp, check: bool | None = None) -> _Where:
+    """Where ``index`` points in a tensor of ``shape``, the way PyTorch reads it. Index arrays
+    are checked against their dims' sizes with ``check``, by default only on a GPU: NumPy checks
+    them itself as it reads (then see :func:`_numpy_checked`), CuPy wraps them silently."""
+    check = xp is not numpy if check is None else check
+    if not check:  # the common indices, without reading each part
+        if type(index) is int or type(index) is slice:
+            return _Where((index, Ellipsis), None)  # the ... keeps a 0-d result a view
+        if _is_index_array(index):
+            return _Where(None, index.array)
+        if type(index) is tuple:
+            if builtins.all([type(p) in _PLAIN for p in index]) and index.count(Ellipsis) <= 1:
+                return _Where(index if Ellipsis in index else index + (Ellipsis,), None)
+            if builtins.all([type(p) is slice or _is_index_array(p) for p in index]):
+                return _Where(None, tuple(p if type(p) is slice else p.array for p in index))
     try:
-        return _read_index(index, shape, xp)
+        return _read_index(index, shape, xp, check)
     except IndexError as err:
         raise type(err)(f"{err} (tensor of shape {tuple(shape)})") from None
 
 
-def _read_index(index, shape: tuple, xp) -> _Where:
+def _is_index_array(part) -> bool:
+    """A NumPy index tensor (integers, or a boolean mask) that NumPy reads as PyTorch does."""
+    return (type(part) is Tensor and type(part.array) is numpy.ndarray and part.array.ndim > 0
+            and part.array.dtype.kind in "biu" and part.array.dtype != numpy.uint8)
+
+
+def _numpy_checked(run, index, shape: tuple, xp):
+    """``run()``, which reads or writes at ``index``; if NumPy finds the index out of range, the
+    index is checked in full, to raise PyTorch's error naming the dim and its size."""
+    try:
+        return run()
+    except IndexError:
+        _where_of(index, shape, xp, check=True)
+        raise
+
+
+def _dims_taken(part) -> int:
+    """How many dims of the tensor an index part uses up (a boolean mask: as many as it has)."""
+    if hasattr(part, "dtype"):
+        return part.ndim if part.dtype.kind == "b" else 1
+    return 1 if isinstance(part, (int, slice)) and not isinstance(part, bool) else 0
+
+
+def _read_index(index, shape: tuple, xp, check: bool) -> _Where:
     parts = [_index_part(p, xp) for p in _index_parts(index)]
-    used = builtins.sum(1 if isinstance(p, (int, slice)) and not isinstance(p, bool)
-                        else p.ndim if hasattr(p, "dtype") and p.dtype.kind == "b"
-                        else 1 if hasattr(p, "dtype") else 0 for p in parts)
+    used = builtins.sum(_dims_taken(p) for p in parts)
     if used > len(shape):
         raise IndexError(f"index: too many indices for tensor of dimension {len(shape)}")
     basic, together = [], []  # basic: ints, slices, None (a slice(None) over each advanced dim)
@@ -161,11 +198,11 @@ def _read_index(index, shape: tuple, xp) -> _Where:
             together.append(p)
             dim, out = dim + 1, out + 1
         else:
-            k = p.ndim if p.dtype.kind == "b" else 1
+            k = _dims_taken(p)
             if p.dtype.kind == "b" and p.shape != tuple(shape[dim:dim + k]):
                 raise _IndexError(f"index: the shape of the mask {list(p.shape)} at index {position} does not "
                                   f"match the shape of the indexed tensor at index {dim}")
-            if k == 1 and p.dtype.kind != "b":
+            if check and p.dtype.kind != "b":
                 _check_bounds(p, shape[dim], dim, "index")
             advanced.append((out, p))
             basic += [slice(None)] * k
@@ -178,7 +215,7 @@ def _read_index(index, shape: tuple, xp) -> _Where:
     second, at = [], 0
     for place, array in advanced:
         second += [slice(None)] * (place - at) + [array]
-        at = place + (array.ndim if array.dtype.kind == "b" else 1)
+        at = place + _dims_taken(array)
     return _Where(tuple(basic) + (Ellipsis,), tuple(second))
 
 
@@ -234,7 +271,8 @@ def _sum_like(g: Tensor, shape: tuple) -> Tensor:
 def getitem(a: Tensor, index) -> Tensor:
     """``a[index]``: ints, slices (with steps), None, ..., integer tensors, lists and boolean masks,
     with PyTorch's placement of the indexed dims."""
-    return _take(a, _where_of(index, a.shape, a._xp))
+    where = _where_of(index, a.shape, a._xp)
+    return _numpy_checked(lambda: _take(a, where), index, a.shape, a._xp)
 
 
 def setitem(a: Tensor, index, value) -> None:
@@ -244,15 +282,16 @@ def setitem(a: Tensor, index, value) -> None:
         value = Tensor._wrap(a._xp.asarray(value, dtype=a.dtype))
     elif value.dtype != a.dtype or value._xp is not a._xp:
         value = to(value, a.device, a.dtype)
-    if not (_GradMode.enabled and (a.requires_grad or value.requires_grad)):
-        try:
-            _write(a.array, where, value.array, accumulate=False)  # no graph: write just the selected places
-        except ValueError:
-            raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(value.shape)} cannot be "
-                               f"broadcast to indexing result of shape {tuple(where.read(a.array).shape)}") from None
-        a._counter()[0] += 1
+    if _GradMode.enabled and (a.requires_grad or value.requires_grad):
+        _numpy_checked(lambda: a._inplace("__setitem__", lambda t, v: _place(t, where, v, op="setitem"), value),
+                       index, a.shape, a._xp)
         return
-    a._inplace("__setitem__", lambda t, v: _place(t, where, v, op="setitem"), value)
+    try:  # no graph: write just the selected places
+        _numpy_checked(lambda: _write(a.array, where, value.array, accumulate=False), index, a.shape, a._xp)
+    except ValueError:
+        raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(value.shape)} cannot be "
+                           f"broadcast to indexing result of shape {tuple(where.read(a.array).shape)}") from None
+    a._counter()[0] += 1
 
 
 def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
@@ -264,7 +303,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
         if not isinstance(t, Tensor):
             raise TypeError(f"index_put: expected a tensor as element {i} of indices, got {type(t).__name__}")
     _same_dtype("index_put", input, values, "values")
-    return _place(input, _where_of(tuple(indices), input.shape, input._xp), values, accumulate)
+    indices = tuple(indices)
+    where = _where_of(indices, input.shape, input._xp)
+    return _numpy_checked(lambda: _place(input, where, values, accumulate), indices, input.shape, input._xp)
 
 
 def _same_dtype(op: str, input: Tensor, other, name: str) -> None:

@@ -19,7 +19,7 @@ in this list:
 base           recording an op (``_make``), dtype promotion, dims, and the ops
                every backward needs: ``expand``, its adjoint, and ``to``
 elementwise    arithmetic with broadcasting, math functions, comparisons
-indexing       ``a[index]`` and ``a[index] = value``, gather, index_select
+indexing       ``a[index]``, ``a[index] = v``, gather, scatter, index_*, masked_*
 shape          reshape, transpose, permute, squeeze, cat, split...
 reduction      sum, mean, var, max, softmax, cumsum, sort...
 linalg         matmul

@@ -463,7 +463,7 @@ def test_logsumexp_of_all_minus_infinity_rows_is_minus_infinity():
     (lambda: nnkit.ones(2).clamp(), ValueError, "clamp: at least one of min and max"),
     (lambda: nnkit.ones(2) + np.ones(2), TypeError, "add: got a NumPy array; wrap it with nnkit.tensor"),
     (lambda: nnkit.ones(2) * "a", TypeError, "mul: unsupported operand of type str"),
-    (lambda: nnkit.tensor([1, 2]).mean(), TypeError, "mean: needs a floating-point tensor"),
+    (lambda: nnkit.tensor([1, 2]).mean(), RuntimeError, "mean: could not infer the output dtype"),
     (lambda: nnkit.ones(0).max(), RuntimeError, "max: the tensor is empty"),
     (lambda: nnkit.ones(2).item(), ValueError, "item"),
 ], ids=["matmul", "matmul_batch", "matmul_0d", "reshape", "view", "add", "mul", "compare", "where", "index_int",

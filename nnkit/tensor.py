@@ -482,14 +482,14 @@ class Tensor:
         """A new tensor of ``data``, with this tensor's dtype and device unless given."""
         return tensor(data, **self._new(dtype, device), requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return zeros(*size, **self._new(dtype, device), requires_grad=requires_grad)
+    def new_zeros(self, *args, size=None, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return zeros(*args, size=size, **self._new(dtype, device), requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return ones(*size, **self._new(dtype, device), requires_grad=requires_grad)
+    def new_ones(self, *args, size=None, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return ones(*args, size=size, **self._new(dtype, device), requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return empty(*size, **self._new(dtype, device), requires_grad=requires_grad)
+    def new_empty(self, *args, size=None, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return empty(*args, size=size, **self._new(dtype, device), requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
         return full(size, fill_value, **self._new(dtype, device), requires_grad=requires_grad)

@@ -265,7 +265,7 @@ CASES = {
     "reshape": Case(lambda x: x.reshape(4, 6), lambda x: x.reshape(4, 6), [S]),
     "reshape_tuple": Case(lambda x: x.reshape((6, -1)), lambda x: x.reshape(6, -1), [S]),
     "reshape_fn": Case(lambda x: lib(x).reshape(x, (3, 8)), lambda x: x.reshape(3, 8), [S]),
-    "view": Case(lambda x: x.view(-1), lambda x: x.reshape(-1), [S]),
+    "view": Case(lambda x: x.contiguous().view(-1), lambda x: x.reshape(-1), [S]),  # view never copies: contiguous
     "transpose": Case(lambda x: x.transpose(0, 2), lambda x: x.swapaxes(0, 2), [S]),
     "transpose_negative": Case(lambda x: x.transpose(-1, -2), lambda x: x.swapaxes(-1, -2), [S]),
     "permute": Case(lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), [S]),

@@ -103,8 +103,8 @@ def t(x, values):
 
 CASES = {
     # gather: along any dim, an index smaller than the input, 0-d
-    "gather_dim0": Case(lambda x: x.gather(0, t(x, ROWS_2D)), lambda x: np.take_along_axis(x[:, :3], np.array(ROWS_2D), 0),
-                        [M]),
+    "gather_dim0": Case(lambda x: x.gather(0, t(x, ROWS_2D)),
+                        lambda x: np.take_along_axis(x[:, :3], np.array(ROWS_2D), 0), [M]),
     "gather_dim1": Case(lambda x: lib(x).gather(x, -1, t(x, COLS_2D)),
                         lambda x: np.take_along_axis(x[:2], np.array(COLS_2D), 1), [M]),
     "gather_0d": Case(lambda x: x.gather(0, t(x, [0, 0])), lambda x: np.array([x, x]), [()]),
@@ -118,8 +118,8 @@ CASES = {
                                lambda x, s: np_scatter(x, 1, COLS_2D, s, "sum"), [M, (2, 3)]),
     "scatter_reduce_multiply": Case(lambda x, s: x.scatter(1, t(x, COLS_2D), s, reduce="multiply"),
                                     lambda x, s: np_scatter(x, 1, COLS_2D, s, "prod"), [M, (2, 3)]),
-    "scatter_add": Case(lambda x, s: x.scatter_add(1, t(x, COLS_2D), s), lambda x, s: np_scatter(x, 1, COLS_2D, s, "sum"),
-                        [M, (2, 3)]),
+    "scatter_add": Case(lambda x, s: x.scatter_add(1, t(x, COLS_2D), s),
+                        lambda x, s: np_scatter(x, 1, COLS_2D, s, "sum"), [M, (2, 3)]),
     "scatter_add_dim0_fn": Case(lambda x, s: lib(x).scatter_add(x, 0, t(x, ROWS_2D), s),
                                 lambda x, s: np_scatter(x, 0, ROWS_2D, s[:2, :3], "sum"), [M, (2, 4)]),
     "scatter_0d": Case(lambda x, s: x.scatter(0, t(x, 0), s), lambda x, s: s, [(), ()]),
@@ -168,8 +168,8 @@ CASES = {
     "take_along_dim": Case(lambda x: x.take_along_dim(t(x, COLS_2D[:1] * 3), 1),
                            lambda x: np.take_along_axis(x, np.array(COLS_2D[:1] * 3), 1), [M]),
     "take_along_dim_broadcast": Case(lambda x: lib(x).take_along_dim(x, t(x, [[[0], [-1]]]), dim=2),
-                                     lambda x: np.take_along_axis(x, np.broadcast_to([[[0], [3]]], (2, 2, 1)), 2)[:, :2],
-                                     [(2, 1, 4)]),
+                                     lambda x: np.take_along_axis(np.broadcast_to(x, (2, 2, 4)),
+                                                                  np.array([[[0], [3]]] * 2), 2), [(2, 1, 4)]),
     "take_along_dim_flat": Case(lambda x: lib(x).take_along_dim(x, t(x, [[11, 0], [3, 3]])),
                                 lambda x: x.reshape(-1)[[11, 0, 3, 3]], [M]),
     # advanced indexing with PyTorch's placement: an int is not an advanced index
@@ -195,8 +195,8 @@ CASES = {
                                     lambda x, v: np.concatenate([x[:, :1], np.broadcast_to(v, (3, 2)), x[:, 3:]], 1),
                                     [M, (1, 2)]),
     # in-place forms on a copy (the graph follows the change)
-    "scatter_": Case(lambda x, s: (x * 1).scatter_(1, t(x, COLS_UNIQUE), s), lambda x, s: np_scatter(x, 1, COLS_UNIQUE, s),
-                     [M, (2, 3)]),
+    "scatter_": Case(lambda x, s: (x * 1).scatter_(1, t(x, COLS_UNIQUE), s),
+                     lambda x, s: np_scatter(x, 1, COLS_UNIQUE, s), [M, (2, 3)]),
     "scatter_add_": Case(lambda x, s: (x * 1).scatter_add_(0, t(x, ROWS_2D), s),
                          lambda x, s: np_scatter(x, 0, ROWS_2D, s, "sum"), [M, (2, 3)]),
     "index_add_": Case(lambda x, s: (x * 1).index_add_(0, t(x, ROWS), s, alpha=3.0),

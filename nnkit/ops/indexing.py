@@ -39,10 +39,11 @@ class _IndexError(IndexError, RuntimeError):
 class _Where(NamedTuple):
     """A place in an array, as PyTorch reads an index: first ``basic`` (ints, slices, None: a
     view), then ``advanced`` (a NumPy index of integer arrays, boolean masks and slices) on that
-    view. Either may be None. PyTorch applies ints before the advanced indices, so ``x[0, :, idx]`` keeps the
-    indexed dim where it is, where NumPy (which counts the int as advanced) moves it first."""
+    view. Either may be None. PyTorch applies ints before the advanced indices, so
+    ``x[0, :, idx]`` keeps the indexed dim where it is, where NumPy (which counts the int as
+    advanced) moves it first."""
     basic: tuple | None
-    advanced: tuple | None
+    advanced: object  # a tuple, or one array; None when the place is basic
 
     def read(self, array):
         view = array if self.basic is None else array[self.basic]
@@ -74,7 +75,7 @@ def _index_parts(index) -> tuple:
             isinstance(p, (Tensor, list, tuple, slice)) or hasattr(p, "shape") or p is None or p is Ellipsis
             for p in index):
         warnings.warn("index: using a non-tuple sequence for multidimensional indexing is deprecated (as in "
-                      "PyTorch); use x[tuple(seq)] instead of x[seq]", UserWarning, stacklevel=4)
+                      "PyTorch); use x[tuple(seq)] instead of x[seq]", UserWarning, stacklevel=5)
         return tuple(index)
     return (index,)
 
@@ -226,7 +227,7 @@ def _take(a: Tensor, where: _Where) -> Tensor:
     try:
         out = where.read(a.array)
     except IndexError as err:  # index arrays that do not broadcast together
-        raise IndexError(f"index: {err}(tensor of shape {tuple(a.shape)})") from None
+        raise IndexError(f"index: {str(err).strip()} (tensor of shape {tuple(a.shape)})") from None
     shape = a.shape
     return _view(out, a, lambda g: (_index_add(g, where, shape),), "Index")
 

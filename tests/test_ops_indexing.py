@@ -210,6 +210,10 @@ CASES = {
     "masked_scatter_": Case(lambda x, s: (x * 1).masked_scatter_(t(x, MASK_ROW), s),
                             lambda x, s: np_masked_scatter(x, np.array(MASK_ROW), s), [M, (6,)]),
     "masked_fill_": Case(lambda x, v: (x * 1).masked_fill_(t(x, MASK), v), lambda x, v: np.where(MASK, v, x), [M, ()]),
+    "scatter_reduce_": Case(lambda x, s: (x * 1).scatter_reduce_(1, t(x, GROUPS), s, "prod"),
+                            lambda x, s: np_scatter(x, 1, GROUPS, s, "prod"), [(1, 4), (1, 6)]),
+    "index_reduce_": Case(lambda x, s: (x * 1).index_reduce_(1, t(x, [3, 3]), s, "amin", include_self=False),
+                          lambda x, s: np_scatter(x, 1, [[3, 3]] * 3, s, "amin", False), [M, (3, 2)]),
     "put_": Case(lambda x, s: (x * 1).put_(t(x, [1, 1]), s, accumulate=True), lambda x, s: np_put(x, [1, 1], s, True),
                  [M, (2,)]),
 }
@@ -219,6 +223,11 @@ for _reduce in COMBINE:
         CASES[f"scatter_reduce_{_reduce}{'' if _include else '_exclude_self'}"] = Case(
             lambda x, s, r=_reduce, i=_include: x.scatter_reduce(1, t(x, GROUPS), s, r, include_self=i),
             lambda x, s, r=_reduce, i=_include: np_scatter(x, 1, GROUPS, s, r, i), [(1, 4), (1, 6)])
+    if _reduce != "sum":
+        CASES[f"index_reduce_{_reduce}{'' if _include else '_exclude_self'}"] = Case(
+            lambda x, s, r=_reduce, i=_include: x.index_reduce(0, t(x, ROWS), s, r, include_self=i),
+            lambda x, s, r=_reduce, i=_include: np_scatter(x, 0, np.broadcast_to(np.array(ROWS)[:, None], M), s, r, i),
+            [M, M])
 CASES["scatter_reduce_amax_fn_2d"] = Case(
     lambda x, s: lib(x).scatter_reduce(x, 0, t(x, ROWS_2D), s, reduce="amax"),
     lambda x, s: np_scatter(x, 0, ROWS_2D, s[:, :3], "amax"), [M, (2, 4)])
@@ -470,6 +479,8 @@ def test_a_list_holding_lists_is_read_as_a_tuple_with_pytorch_s_warning():
     (lambda x: x.index_add(0, nnkit.tensor([0, 1]), nnkit.ones(3, 4)), RuntimeError, "index_add: source of shape"),
     (lambda x: x.index_copy(0, nnkit.tensor([0, 1]), nnkit.ones(2, 3)), IndexError, "expected shape (2, 4)"),
     (lambda x: x.index_fill(0, nnkit.tensor([0]), nnkit.tensor([1.0])), RuntimeError, "0-dimensional value"),
+    (lambda x: x.index_reduce(0, nnkit.tensor([0]), nnkit.ones(1, 4), "sum"), RuntimeError,
+     "prod, mean, amax or amin, got 'sum'"),
     (lambda x: x.masked_fill(nnkit.ones(3, 4), 1.0), RuntimeError, "masked_fill: expected a boolean mask"),
     (lambda x: x.masked_fill(nnkit.ones(3, dtype=nnkit.bool), 1.0), RuntimeError, "cannot be broadcast"),
     (lambda x: x.masked_select(nnkit.ones(2, 4, dtype=nnkit.bool)), RuntimeError, "cannot be broadcast"),

@@ -16,7 +16,9 @@ from test_ops_indexing import CASES, GROUPS, LIST_AS_TUPLE, PLACEMENTS, X
 from test_torch_parity_ops import assert_same
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch,  # PyTorch's own warnings about its deprecated and beta arguments:
+              pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter"),
+              pytest.mark.filterwarnings("ignore:index_reduce.. is in beta")]
 
 
 # PyTorch has no derivative for scatter with reduce=, and its scatter backward fails when src is
@@ -25,7 +27,6 @@ FORWARD_ONLY = {"scatter_reduce_add", "scatter_reduce_multiply", "scatter_src_bi
                 "scatter_reduce_amax_fn_2d"}
 
 
-@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
 @pytest.mark.parametrize("name", CASES)
 def test_op_matches_torch(name, rng):
     case = CASES[name]
@@ -156,6 +157,15 @@ def test_scatter_reduce_at_zeros_and_ties_matches_torch(reduce, include_self):
                      x, src)
 
 
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce_at_zeros_and_ties_matches_torch(reduce, include_self):
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 0.0, 9.0]], np.float32)
+    source = np.array([[1.0, 1.0, 0.0], [2.0, 9.0, 3.0], [3.0, 0.0, 9.0], [7.0, 0.0, 1.0]], np.float32)
+    assert_both_same(lambda lib, x, s: x.index_reduce(0, lib.tensor([0, 0, 2, 2]), s, reduce,
+                                                      include_self=include_self), x, source)
+
+
 # --- errors: where PyTorch raises, and of its class ------------------------------------------------
 
 ERRORS = [
@@ -184,6 +194,8 @@ ERRORS = [
     lambda lib, x: x.index_copy(0, lib.tensor([0, 1]), lib.ones(1, 3)),
     lambda lib, x: x.index_copy(0, lib.tensor([-1]), lib.ones(1, 3)),
     lambda lib, x: x.index_fill(0, lib.tensor([0]), lib.tensor([1.0])),
+    lambda lib, x: x.index_reduce(0, lib.tensor([0]), lib.ones(1, 3), "sum"),
+    lambda lib, x: x.index_reduce(0, lib.tensor([0]), lib.ones(2, 3), "amax"),
     lambda lib, x: x.index_fill(0, lib.tensor([2]), 1.0),
     lambda lib, x: x.index_put((lib.tensor([0]),), lib.tensor(1, dtype=lib.int64)),
     lambda lib, x: x.index_put((lib.tensor([0]),), lib.ones(2)),

@@ -597,6 +597,21 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     return _shaped(_place(_as_1d(input), unique, _scalar("index_fill", value, input), op="index_fill"), input.shape)
 
 
+def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                 include_self: bool = True) -> Tensor:
+    """Combine slice ``i`` of ``source`` into slice ``index[i]`` of a copy of ``input`` along
+    ``dim``, by ``reduce``: "prod", "mean", "amax" or "amin" (as :func:`scatter_reduce` does)."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce: expected reduce to be one of prod, mean, amax or amin, got {reduce!r}")
+    d, _, idx = _index_args("index_reduce", input, dim, index)
+    _check_source("index_reduce", input, d, idx, source)
+    source = _as_1d(source)
+    along = [1] * source.ndim
+    along[d] = idx.size
+    full = _along(input._xp, input._xp.broadcast_to(idx.reshape(along), source.shape), d)
+    return _shaped(_scatter_reduce(_as_1d(input), full, source, reduce, include_self), input.shape)
+
+
 def _scalar(op: str, value, like: Tensor) -> Tensor:
     """``value`` (a number or a 0-d tensor) as a 0-d tensor of ``like``'s dtype."""
     if not isinstance(value, Tensor):
@@ -749,10 +764,10 @@ def _in_place(fn):
 
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy",
-           "index_fill", "index_put", "masked_fill", "masked_select", "masked_scatter", "take", "put",
+           "index_fill", "index_put", "index_reduce", "masked_fill", "masked_select", "masked_scatter", "take", "put",
            "take_along_dim", "nonzero", "argwhere"]
 
 METHODS = {"__getitem__": getitem, "__setitem__": setitem, "_fill_": _fill,
            **{name: globals()[name] for name in __all__},
            **{fn.__name__ + "_": _in_place(fn) for fn in (scatter, scatter_add, scatter_reduce, index_add, index_copy,
-                                                          index_fill, index_put, masked_scatter, put)}}
+                                                          index_fill, index_put, index_reduce, masked_scatter, put)}}

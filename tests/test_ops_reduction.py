@@ -475,6 +475,13 @@ def test_16_bit_floats_accumulate_in_float32(op, expected, dtype):
     assert float(out) == pytest.approx(expected, rel=1e-2, abs=1e-2)
 
 
+def test_an_explicit_dtype_wins_over_float32_accumulation():
+    x = nnkit.full((3,), 1.5, dtype=nnkit.float16)
+    assert x.norm(2, 0, False, nnkit.float64).dtype == nnkit.float64
+    assert x.softmax(0, nnkit.float32).dtype == nnkit.float32
+    assert x.mean(dtype=nnkit.float64).dtype == x.cumsum(0, dtype=nnkit.float64).dtype == nnkit.float64
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op, error, match", [

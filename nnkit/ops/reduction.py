@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import math
 import warnings
 from typing import NamedTuple
@@ -57,10 +58,14 @@ def _accumulates_in_float32(op):
     """16-bit float inputs are reduced in float32 and the result rounded back, as PyTorch
     does on the CPU: summing 4,096 values of 20 in float16 would pass 65,504, its largest
     finite value, and give inf (and a softmax over 70,000 equal logits, zeros). (``sum``
-    itself accumulates in float32 without a copy.) An explicit ``dtype=`` wins."""
+    itself accumulates in float32 without a copy.) An explicit ``dtype`` wins."""
+    names = list(inspect.signature(op).parameters)[1:]
+    at = names.index("dtype") if "dtype" in names else len(names)  # where dtype comes among the arguments
+
     @functools.wraps(op)
     def reduce(a, *args, **kwargs):
-        if a.dtype.itemsize == 2 and backend.is_floating(a.dtype) and kwargs.get("dtype") is None:
+        dtype = args[at] if len(args) > at else kwargs.get("dtype")
+        if a.dtype.itemsize == 2 and backend.is_floating(a.dtype) and dtype is None:
             out = op(to(a, backend.float32), *args, **kwargs)
             if isinstance(out, Tensor):
                 return to(out, a.dtype)

@@ -599,7 +599,7 @@ def _counts(repeats: Tensor, n: int, op: str):
 
 
 def _repeated_indices(xp, counts, output_size: int | None) -> Tensor:
-    index = xp.repeat(xp.arange(counts.shape[0]), counts)
+    index = xp.repeat(xp.arange(counts.shape[0]), counts.tolist())  # CuPy's repeat takes counts as a list
     if output_size is not None and output_size != index.shape[0]:
         raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the repeated size "
                            f"{index.shape[0]}")

@@ -57,8 +57,8 @@ def test_regression_losses_against_formulas(reduction, rng):
     x, y = rng.standard_normal((3, 5)) * 2, rng.standard_normal((3, 5))
     d = x - y
     reduce = {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction]
-    cases = [(nn.MSELoss(reduction), d ** 2), (nn.L1Loss(reduction), np.abs(d)),
-             (nn.SmoothL1Loss(reduction, beta=0.7), np.where(np.abs(d) < 0.7, 0.5 * d ** 2 / 0.7,
+    cases = [(nn.MSELoss(reduction=reduction), d ** 2), (nn.L1Loss(reduction=reduction), np.abs(d)),
+             (nn.SmoothL1Loss(reduction=reduction, beta=0.7), np.where(np.abs(d) < 0.7, 0.5 * d ** 2 / 0.7,
                                                              np.abs(d) - 0.35)),
              (nn.HuberLoss(reduction, delta=0.7), np.where(np.abs(d) < 0.7, 0.5 * d ** 2,
                                                            0.7 * (np.abs(d) - 0.35)))]
@@ -96,7 +96,8 @@ def test_cross_entropy_with_class_indices_against_reference(case, reduction, log
     expected = cross_entropy_np(logits, target, case.get("weight"), case.get("ignore_index", -100), reduction,
                                 case.get("smoothing", 0.0))
     weight = None if "weight" not in case else t64(case["weight"])
-    loss = nn.CrossEntropyLoss(weight, case.get("ignore_index", -100), reduction, case.get("smoothing", 0.0))
+    loss = nn.CrossEntropyLoss(weight, ignore_index=case.get("ignore_index", -100), reduction=reduction,
+                               label_smoothing=case.get("smoothing", 0.0))
     np.testing.assert_allclose(loss(t64(logits), nnkit.tensor(target)).numpy(), expected, rtol=1e-12)
     x = t64(logits, requires_grad=True)
     assert gradcheck(lambda a: loss(a, nnkit.tensor(target)), [x]).ok

@@ -27,8 +27,8 @@ from .attention import MultiheadAttention
 from .conv import Conv2d, ConvTranspose2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding, TransformerEncoder,
-                          TransformerEncoderLayer)
+from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding, Transformer, TransformerDecoder,
+                          TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 # --- end of layers of chapters 07-08 ---
 
 # --- more activations and normalisation layers, as torch.nn has them ---
@@ -39,6 +39,13 @@ from .normalization import (BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm
 __all__ += ["ReLU6", "Hardtanh", "SELU", "CELU", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Softmin",
             "Softmax2d", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "GLU", "RReLU", "BatchNorm3d",
             "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
+from .distance import CosineSimilarity, PairwiseDistance
+from .loss import (CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss, MarginRankingLoss,
+                   MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+                   TripletMarginWithDistanceLoss)
+__all__ += ["CosineSimilarity", "PairwiseDistance", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+            "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",
+            "TripletMarginWithDistanceLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "CTCLoss"]
 
 # --- chapter 09: LoRA adapters (nnkit.nn.lora), counting trainable parameters ---
 from . import lora

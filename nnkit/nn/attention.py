@@ -143,7 +143,7 @@ class MultiheadAttention(Module):
         return out, (ops.squeeze(weights, 0) if not batched else weights)
 
     def _mask(self, attn_mask, key_padding_mask, like: Tensor, n: int, length: int, source: int, batched: bool):
-        """Both masks as one additive array that broadcasts to (N, heads, L, S), or None."""
+        """Both masks as one additive tensor that broadcasts to (N, heads, L, S), or None."""
         op = "MultiheadAttention"
         mask = None
         if attn_mask is not None:
@@ -151,7 +151,7 @@ class MultiheadAttention(Module):
             if mask.shape == (length, source):
                 pass
             elif mask.shape == (n * self.num_heads, length, source):
-                mask = mask.reshape(n, self.num_heads, length, source)
+                mask = ops.reshape(mask, (n, self.num_heads, length, source))
             else:
                 raise RuntimeError(f"{op}: attn_mask must be ({length}, {source}) or "
                                    f"({n * self.num_heads}, {length}, {source}), got {tuple(mask.shape)}")
@@ -160,7 +160,7 @@ class MultiheadAttention(Module):
             expected = (n, source) if batched else (source,)
             if padding.shape != expected:
                 raise RuntimeError(f"{op}: key_padding_mask must be {expected}, got {tuple(padding.shape)}")
-            padding = padding.reshape(n, 1, 1, source)
+            padding = ops.reshape(padding, (n, 1, 1, source))
             mask = padding if mask is None else mask + padding
         return mask
 

@@ -13,15 +13,16 @@ One file per family; the layers (:mod:`nnkit.nn`'s modules) are built on these
 functions and sit above them: nothing here imports a layer.
 """
 
-from . import (activation, attention, conv, dropout, embedding, linear, loss, normalization, padding, pooling,
-               upsampling)
+from . import (activation, attention, conv, distance, dropout, embedding, linear, loss, normalization, padding,
+               pooling, upsampling)
 
 # Captured before the star imports: F.linear, F.dropout and F.embedding are then the functions, not the files.
-_FAMILIES = (linear, activation, dropout, normalization, embedding, padding, loss, conv, pooling, attention,
+_FAMILIES = (linear, activation, dropout, normalization, distance, embedding, padding, loss, conv, pooling, attention,
              upsampling)
 from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403

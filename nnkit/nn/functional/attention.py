@@ -28,24 +28,27 @@ from .dropout import dropout
 __all__ = ["scaled_dot_product_attention"]
 
 
-def _additive(mask, like: Tensor, true_means_masked: bool, op: str):
-    """A boolean or float mask as an array to add to the scores: 0 where attending, −∞ where not."""
-    array = mask.array if isinstance(mask, Tensor) else mask
+def _additive(mask, like: Tensor, true_means_masked: bool, op: str) -> Tensor:
+    """A boolean or float mask as a tensor to add to the scores: 0 where attending, −∞ where
+    not. A float mask is added as it is (in the scores' dtype), so a mask that requires grad
+    gets its gradient."""
+    if isinstance(mask, Tensor) and mask.dtype.kind == "f":
+        return mask if mask.dtype == like.dtype else mask.to(like.dtype)
     xp = like._xp
-    array = backend.to_module(xp.asarray(array), xp)
+    array = backend.to_module(xp.asarray(mask.array if isinstance(mask, Tensor) else mask), xp)
     if array.dtype.kind == "b":
         blocked = array if true_means_masked else ~array
-        return xp.where(blocked, -math.inf, 0.0).astype(like.dtype)
+        return Tensor._wrap(xp.where(blocked, -math.inf, 0.0).astype(like.dtype))
     if array.dtype.kind != "f":
-        raise TypeError(f"{op}: a mask must be boolean or floating-point, got {array.dtype}")
-    return array.astype(like.dtype, copy=False)
+        raise RuntimeError(f"{op}: expected attn_mask dtype to be bool or float, got {array.dtype}")
+    return Tensor._wrap(array.astype(like.dtype, copy=False))
 
 
-def _attend(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, scale: float,
+def _attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout_p: float, scale: float,
             rows_may_be_blocked: bool = True) -> tuple:
     """softmax(q kᵀ · scale + mask) v and the attention weights, over the last two dims.
 
-    ``mask`` is an additive array (or None). Rows that the mask blocks entirely get zero
+    ``mask`` is an additive tensor (or None). Rows that the mask blocks entirely get zero
     weights: their scores are replaced by zeros before the softmax (no NaN, in the forward
     or the backward) and their weights by zeros after it. (A causal mask blocks no row, so
     it skips that check.)"""
@@ -53,7 +56,7 @@ def _attend(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, s
     dead = None
     if mask is not None:
         try:
-            scores = scores + Tensor._wrap(mask)
+            scores = scores + mask
         except RuntimeError:
             raise RuntimeError(f"attention: the mask of shape {tuple(mask.shape)} does not broadcast to the "
                                f"scores of shape {tuple(scores.shape)} (..., L, S)") from None
@@ -69,6 +72,15 @@ def _attend(query: Tensor, key: Tensor, value: Tensor, mask, dropout_p: float, s
     return ops.matmul(weights, value), weights
 
 
+def _repeat_heads(t: Tensor, heads: int, name: str, op: str) -> Tensor:
+    """Grouped-query attention: each of the key's (or value's) heads (dim −3) repeated for its
+    group of ``heads`` query heads."""
+    if t.ndim < 3 or heads % t.shape[-3]:
+        raise RuntimeError(f"{op}: with enable_gqa=True the number of heads in {name} (dim -3 of "
+                           f"{tuple(t.shape)}) must divide the number of heads in query ({heads})")
+    return t if t.shape[-3] == heads else ops.repeat_interleave(t, heads // t.shape[-3], -3)
+
+
 def _causal_mask(length: int, source_length: int, xp):
     """True where query i may attend to key j: j <= i (top-left aligned, as PyTorch)."""
     return xp.tri(length, source_length, dtype=bool)
@@ -81,10 +93,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     """softmax(Q Kᵀ / √E + mask) V for query (..., L, E), key (..., S, E) and value (..., S, Ev).
 
     ``attn_mask`` broadcasts to (..., L, S): boolean (True = may attend) or float (added to
-    the scores). ``is_causal`` lets query i attend only to keys j <= i (instead of an
-    ``attn_mask``). ``scale`` replaces 1/√E. ``dropout_p`` drops attention
-    weights (always: this function has no training flag, as in PyTorch). A query that may
-    attend to no key gets a zero output (see the module's docstring).
+    the scores, and differentiated: a learned bias gets its gradient). ``is_causal`` lets
+    query i attend only to keys j <= i (instead of an ``attn_mask``). ``scale`` replaces
+    1/√E. ``dropout_p`` drops attention weights (always: this function has no training
+    flag, as in PyTorch). With ``enable_gqa`` the key and value may have fewer heads
+    (dim −3) than the query, each shared by a group of query heads (grouped-query
+    attention). A query that may attend to no key gets a zero output (see the module's
+    docstring).
 
     >>> import nnkit
     >>> q = k = v = nnkit.randn(2, 4, 5, 8)     # (batch, heads, length, features)
@@ -92,8 +107,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     (2, 4, 5, 8)
     """
     op = "scaled_dot_product_attention"
-    if enable_gqa:
-        raise NotImplementedError(f"{op}: enable_gqa=True is not supported")
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError(f"{op}: query, key and value need at least 2 dims, got shapes "
                            f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
@@ -101,9 +114,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         raise RuntimeError(f"{op}: query (..., L, E) {tuple(query.shape)}, key (..., S, E) {tuple(key.shape)} "
                            f"and value (..., S, Ev) {tuple(value.shape)} do not fit together")
     if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+        raise RuntimeError(f"{op}: dropout probability has to be between 0 and 1, but got {dropout_p}")
     if is_causal and attn_mask is not None:
-        raise RuntimeError(f"{op}: pass either attn_mask or is_causal=True, not both (as in PyTorch)")
+        raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True; pass one or the "
+                           "other, not both (as in PyTorch)")
+    if enable_gqa and query.ndim >= 3:
+        key = _repeat_heads(key, query.shape[-3], "key", op)
+        value = _repeat_heads(value, query.shape[-3], "value", op)
     if is_causal:
         mask = _additive(_causal_mask(query.shape[-2], key.shape[-2], query._xp), query, False, op)
     else:

@@ -248,6 +248,58 @@ def test_map_location(tmp_path):
         load(tmp_path / "c", map_location=3)
 
 
+def test_map_location_as_a_function_of_each_tensor_and_its_location(tmp_path):
+    save({"w": nnkit.ones(2, requires_grad=True), "i": nnkit.arange(3)}, tmp_path / "c")
+    seen = []
+
+    def place(t, location):
+        seen.append((location, t.device.type))
+        return t * 2 if t.dtype == nnkit.int64 else None  # None: where it was saved
+
+    loaded = load(tmp_path / "c", map_location=place)
+    assert sorted(seen) == [("cpu", "cpu"), ("cpu", "cpu")]
+    assert loaded["i"].tolist() == [0, 2, 4] and loaded["w"].tolist() == [1.0, 1.0] and loaded["w"].requires_grad
+    with pytest.raises(TypeError, match="map_location returned a int"):
+        load(tmp_path / "c", map_location=lambda t, location: 3)
+    with pytest.raises(ZeroDivisionError):  # the function's own error, not taken for a corrupted file
+        load(tmp_path / "c", map_location=lambda t, location: 1 / 0)
+    with pytest.raises(TypeError, match="'tpu' is not a device"):
+        load(tmp_path / "c", map_location="tpu")
+
+
+def test_weights_only_is_what_nnkit_always_does(tmp_path):
+    save({"w": nnkit.ones(2)}, tmp_path / "c")
+    assert load(tmp_path / "c", weights_only=True)["w"].tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="nnkit never unpickles.*weights_only=False"):
+        load(tmp_path / "c", weights_only=False)
+    with pytest.raises(ValueError, match="pickle_module"):
+        load(tmp_path / "c", pickle_module=pickle)
+    with pytest.raises(NotImplementedError, match="mmap=True"):
+        load(tmp_path / "c", mmap=True)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Linear(2, 2), lambda: optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)])
+def test_saving_a_model_or_an_optimizer_says_to_save_its_state_dict(tmp_path, make):
+    obj = make()
+    with pytest.raises(TypeError, match=rf"cannot store a {type(obj).__name__} object.*state_dict\(\)"):
+        save(obj, tmp_path / "c")
+    with pytest.raises(TypeError, match=r"at \['model'\].*state_dict"):
+        save({"model": obj}, tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
+def test_bfloat16_round_trips(tmp_path):
+    w = nnkit.tensor([1.5, -2.25], dtype=nnkit.bfloat16, requires_grad=True)
+    array = np.array([0.5, 3.0], dtype=nnkit.bfloat16)
+    save({"w": w, "a": array, "s": array[1]}, tmp_path / "c")
+    loaded = load(tmp_path / "c")
+    same(loaded["w"], w)
+    same(loaded["a"], array)
+    assert loaded["s"].dtype == nnkit.bfloat16 and float(loaded["s"]) == 3.0
+    with np.load(tmp_path / "c", allow_pickle=False) as raw:  # stored as the 16-bit patterns
+        assert raw["a0"].dtype == np.uint16
+
+
 def test_a_checkpoint_saved_on_a_gpu_needs_map_location_where_there_is_none(tmp_path):
     if nnkit.cuda.is_available():
         pytest.skip("this machine has a GPU")

@@ -337,6 +337,22 @@ def test_in_place_forms_change_the_tensor_and_its_version():
     assert x.tolist() == [6.0, 8.0, 4.0]
 
 
+@pytest.mark.parametrize("ufunc", ["multiply", "maximum", "minimum"])
+def test_the_rounds_used_on_cupy_combine_repeated_places_as_ufunc_at(ufunc, rng):
+    """CuPy has no ufunc.at but for adding: scatter_reduce combines the other ufuncs in rounds there,
+    each round touching a place at most once. Run on NumPy through a stand-in module."""
+    class NotNumPy:
+        def __getattr__(self, name):
+            return getattr(np, name)
+    target = rng.standard_normal((3, 4))
+    rows, cols = np.array([[0, 0, 2], [1, 0, 0]]), np.array([[3, 3, 3], [1, 3, 1]])
+    values = rng.standard_normal((2, 3))
+    want = target.copy()
+    getattr(np, ufunc).at(want, (rows, cols), values)
+    nnkit.ops.indexing._reduce_at(NotNumPy(), ufunc, target, (rows, cols), values)
+    np.testing.assert_allclose(target, want, rtol=1e-15)
+
+
 # --- values and dtypes ------------------------------------------------------------------
 
 def test_scatter_reduce_on_integers_means_round_down_and_max_starts_from_the_values():

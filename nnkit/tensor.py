@@ -149,7 +149,8 @@ class Tensor:
 
     def type(self, dtype=None, non_blocking: bool = False):
         """With no argument, the type's name (``'nnkit.FloatTensor'``, ``'nnkit.cuda.LongTensor'``);
-        with a dtype or such a name, this tensor cast to it (itself when it already is)."""
+        with a dtype, this tensor cast to it (itself when it already is); with such a name, cast
+        and moved where the name says (``'nnkit.DoubleTensor'`` is on the CPU)."""
         if dtype is None:
             return "nnkit." + ("cuda." if self.device.type == "cuda" else "") + _TYPE_NAMES[self.dtype] + "Tensor"
         target, device = _parse_type(dtype)
@@ -158,6 +159,7 @@ class Tensor:
 
     def _reinterpret(self, dtype: backend.dtype) -> "Tensor":
         old, new = self.array.dtype, dtype.dtype
+        what = f"as {dtype}"
         if old.itemsize != new.itemsize:
             what = f"to view {self.dtype} as {dtype} (different element sizes)"
             if self.ndim == 0:
@@ -707,7 +709,7 @@ def _parse_type(spec) -> tuple:
     name = spec.replace("nnkit.cuda.", "nnkit.", 1)
     if name not in by_name:
         raise ValueError(f"type: invalid type: {spec!r} (expected a dtype or a name such as 'nnkit.FloatTensor')")
-    return by_name[name], "cuda" if cuda else None
+    return by_name[name], "cuda" if cuda else "cpu"  # a name says where, as PyTorch's legacy types do
 
 
 def _is_dtype(spec) -> bool:

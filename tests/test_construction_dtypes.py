@@ -458,3 +458,19 @@ def test_print_options_change_the_repr_until_reset():
     assert repr(nnkit.tensor([1.12345])) == "tensor([1.1235])"
     with pytest.raises(ValueError, match="profile must be one of"):
         nnkit.set_printoptions(profile="huge")
+
+
+@pytest.mark.gpu
+def test_creation_and_samplers_on_the_gpu():
+    t = nnkit.ones(2, 4, device="cuda")
+    made = [t.new_zeros(3), t.new_tensor([1, 2]), nnkit.zeros_like(t), nnkit.full_like(t, 2), nnkit.rand_like(t),
+            nnkit.randint_like(t, 5), nnkit.bernoulli(t * 0.5), t.bernoulli(0.5), nnkit.normal(t, 1.0),
+            nnkit.poisson(t), nnkit.multinomial(t, 2), nnkit.linspace(0, 1, 5, device="cuda"),
+            nnkit.arange(0, 5, 1.5, dtype=nnkit.int64, device="cuda"), nnkit.eye(2, device="cuda"),
+            nnkit.zeros(2, device="cuda").random_(0, 3), nnkit.zeros(2, device="cuda").exponential_()]
+    assert all(m.device == "cuda" for m in made)
+    bits = t.view(nnkit.int32)
+    assert bits.device == "cuda" and bits.tolist() == [[1065353216] * 4] * 2 and t.view(nnkit.float64).shape == (2, 2)
+    assert t.type() == "nnkit.cuda.FloatTensor" and t.type("nnkit.cuda.DoubleTensor").device == "cuda"
+    assert t.type("nnkit.DoubleTensor").device == "cpu" and t.type(nnkit.float64).device == "cuda"
+    assert repr(nnkit.ones(1, device="cuda")) == "tensor([1.], device='cuda')"

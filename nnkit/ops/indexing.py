@@ -16,7 +16,6 @@ masks) into one, check them as PyTorch does, and call the primitives, so their g
 
 from __future__ import annotations
 
-import builtins
 import inspect
 import warnings
 from typing import NamedTuple
@@ -71,7 +70,7 @@ def _index_parts(index) -> tuple:
     tensor, a sequence, a slice, None or ... is a tuple; any other list is one index tensor."""
     if isinstance(index, tuple):
         return index
-    if isinstance(index, list) and len(index) < 32 and builtins.any(
+    if isinstance(index, list) and len(index) < 32 and any(
             isinstance(p, (Tensor, list, tuple, slice)) or hasattr(p, "shape") or p is None or p is Ellipsis
             for p in index):
         warnings.warn("index: using a non-tuple sequence for multidimensional indexing is deprecated (as in "
@@ -130,9 +129,9 @@ def _where_of(index, shape: tuple, xp, check: bool | None = None) -> _Where:
         if _is_index_array(index):
             return _Where(None, index.array)
         if type(index) is tuple:
-            if builtins.all([type(p) in _PLAIN for p in index]) and index.count(Ellipsis) <= 1:
+            if all([type(p) in _PLAIN for p in index]) and index.count(Ellipsis) <= 1:
                 return _Where(index if Ellipsis in index else index + (Ellipsis,), None)
-            if builtins.all([type(p) is slice or _is_index_array(p) for p in index]):
+            if all([type(p) is slice or _is_index_array(p) for p in index]):
                 return _Where(None, tuple(p if type(p) is slice else p.array for p in index))
     try:
         return _read_index(index, shape, xp, check)
@@ -165,7 +164,7 @@ def _dims_taken(part) -> int:
 
 def _read_index(index, shape: tuple, xp, check: bool) -> _Where:
     parts = [_index_part(p, xp) for p in _index_parts(index)]
-    used = builtins.sum(_dims_taken(p) for p in parts)
+    used = sum(_dims_taken(p) for p in parts)
     if used > len(shape):
         raise IndexError(f"index: too many indices for tensor of dimension {len(shape)}")
     basic, together = [], []  # basic: ints, slices, None (a slice(None) over each advanced dim)
@@ -375,7 +374,7 @@ def _scatter_args(op: str, input: Tensor, dim, index, src: Tensor | None = None)
     shapes = {"input": input.shape or (1,), "index": idx.shape or (1,)}
     if src is not None:
         shapes["src"] = src.shape or (1,)
-    if builtins.len({len(s) for s in shapes.values()}) > 1:
+    if len({len(s) for s in shapes.values()}) > 1:
         raise RuntimeError(f"{op}: index tensor must have the same number of dimensions as input tensor"
                            + "".join(f", {name} shape {tuple(s)}" for name, s in shapes.items()))
     for k, n in enumerate(shapes["index"]):
@@ -677,7 +676,7 @@ def _flat_place(op: str, input: Tensor, index: Tensor) -> _Where:
     if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
         raise _IndexError(f"{op}: out of range: tried to access index {bad} on a tensor of {n} elements")
-    return _Where(None, input._xp.unravel_index(idx % builtins.max(n, 1), input.shape or (1,)))
+    return _Where(None, input._xp.unravel_index(idx % max(n, 1), input.shape or (1,)))
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:
@@ -719,7 +718,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     size = input.shape[d]
     _check_bounds(idx, size, d, "take_along_dim")
     a = expand(input, common[:d] + (size,) + common[d + 1:])
-    idx = input._xp.broadcast_to(idx % builtins.max(size, 1), common[:d] + (idx.shape[d],) + common[d + 1:])
+    idx = input._xp.broadcast_to(idx % max(size, 1), common[:d] + (idx.shape[d],) + common[d + 1:])
     return _take(a, _Where(None, _along(input._xp, idx, d)))
 
 

@@ -46,10 +46,6 @@ _FAMILIES = (base, elementwise, indexing, shape, reduction, linalg)
 __all__ = [name for family in _FAMILIES for name in getattr(family, "__all__", ())]
 
 
-def _inplace_method(name: str, fn):
-    return lambda self: self._inplace(name, fn)
-
-
 def _dtype_method(dtype):
     return lambda self: to(self, dtype)
 
@@ -59,8 +55,6 @@ def _install_methods() -> None:
     for family in _FAMILIES:
         for name, fn in family.METHODS.items():
             setattr(Tensor, name, fn)
-    for name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg"):
-        setattr(Tensor, name + "_", _inplace_method(name + "_", getattr(Tensor, name)))
     Tensor.view = view_or_reinterpret(Tensor.view)  # view(dtype) reads the bytes as another dtype
     dtypes = {"float": backend.float32, "double": backend.float64, "half": backend.float16, "long": backend.int64,
               "int": backend.int32, "short": backend.int16, "char": backend.int8, "byte": backend.uint8,

@@ -289,7 +289,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     d = _dim(dim, input.ndim, "glu")
     if input.shape[d] % 2:
-        raise RuntimeError(f"glu: halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {d} is size {input.shape[d]}")
     a, b = ops.split(input, input.shape[d] // 2, d)
     return a * ops.sigmoid(b)
 

@@ -56,19 +56,26 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """An int64 tensor of shape (*tensor.shape, num_classes) with a 1 at each index.
 
-    ``num_classes=-1`` means one more than the largest index.
+    ``tensor`` holds int64 class indices, as in PyTorch; ``num_classes=-1`` means one more
+    than the largest index (which an empty tensor cannot tell).
 
     >>> import nnkit
     >>> one_hot(nnkit.tensor([0, 2]), 3)
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    idx = _integer_array(tensor, "one_hot", "tensor")
+    idx = tensor.array if isinstance(tensor, Tensor) else numpy.asarray(tensor)
+    if idx.dtype != backend.int64:
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (int64), got {idx.dtype}")
     xp = backend.xp_of(idx)
     if idx.size and int(idx.min()) < 0:
         raise RuntimeError(f"one_hot: class values must be non-negative, got {int(idx.min())}")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        if not idx.size:
+            raise RuntimeError("one_hot: can not infer the total number of classes from an empty tensor; "
+                               "pass num_classes")
+        num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
-        raise RuntimeError(f"one_hot: class value {int(idx.max())} is out of range for num_classes={num_classes}")
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes: class value {int(idx.max())} "
+                           f"is out of range for num_classes={num_classes}")
     return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(backend.int64))

@@ -10,9 +10,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import nnkit
-from test_ops_gradcheck import LAYOUTS, Case, assert_forward, check, check_second, lib, make_array
+from test_ops_gradcheck import LAYOUTS, Case, assert_forward, check, check_second, leaves, lib, make_array
 
 
 def make_input(rng, shape, domain: str, layout: str = "contiguous") -> np.ndarray:
@@ -266,6 +269,33 @@ def test_binary_second_derivative(name, rng):
 def test_second_derivative(name, rng):
     case = CASES[name]
     check_second(case.fn, inputs(rng, case.shapes, case.domains or "rrr"), rng)
+
+
+SMALL = settings(max_examples=25, deadline=None)
+
+
+@SMALL
+@given(st.sampled_from(sorted(BINARY)), hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
+       st.integers(0, 2 ** 32 - 1))
+def test_binary_ops_on_any_broadcastable_pair(name, broadcast, seed):
+    fn, ref, domains = BINARY[name]
+    arrays = inputs(np.random.default_rng(seed), broadcast.input_shapes, domains, "transposed")
+    out = fn(*leaves(arrays))
+    assert out.shape == broadcast.result_shape
+    np.testing.assert_allclose(out.detach().numpy(), ref(*arrays), rtol=1e-10, atol=1e-12)
+    check(fn, arrays)
+
+
+@SMALL
+@given(st.sampled_from(sorted(CASES)), hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3),
+       st.integers(0, 2 ** 32 - 1))
+def test_three_operand_ops_on_any_broadcastable_shapes(name, broadcast, seed):
+    case = CASES[name]
+    arrays = inputs(np.random.default_rng(seed), broadcast.input_shapes, case.domains or "rrr", "strided")
+    out = case.fn(*leaves(arrays))
+    assert out.shape == np.broadcast_shapes(*broadcast.input_shapes)
+    np.testing.assert_allclose(out.detach().numpy(), case.ref(*arrays), rtol=1e-10, atol=1e-12)
+    check(case.fn, arrays)
 
 
 @pytest.mark.parametrize("name", UNARY_ONCE)

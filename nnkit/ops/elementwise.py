@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy
 
@@ -82,11 +83,12 @@ def _compute(op: str, fn, *tensors, quiet: bool = False):
     ``quiet`` silences NumPy's warnings (PyTorch gives none) for ops whose results at the
     edges of their domain (log(0), sqrt(-1), x % 0) are expected; it is not the default,
     because it costs a few microseconds, as much as a small add itself."""
+    arrays = [t.array for t in tensors]
     try:
         if quiet:
             with numpy.errstate(all="ignore"):
-                return fn(*(t.array for t in tensors))
-        return fn(*(t.array for t in tensors))
+                return fn(*arrays)
+        return fn(*arrays)
     except ValueError:
         if len(tensors) == 2:
             raise _broadcast_error(op, *tensors) from None
@@ -172,7 +174,7 @@ def add(input, other, *, alpha=1) -> Tensor:
     a, b = _operands(input, other, "add")
     if alpha != 1:
         b = mul(b, _alpha(alpha, b, "add"))
-    out = _compute("add", lambda x, y: x + y, a, b)
+    out = _compute("add", operator.add, a, b)
     sa, sb = a.shape, b.shape
     return _make(out, (a, b), lambda g: (_sum_to(g, sa), _sum_to(g, sb)), "Add", ())
 
@@ -186,7 +188,7 @@ def sub(input, other, *, alpha=1) -> Tensor:
     a, b = _operands(input, other, "sub")
     if alpha != 1:
         b = mul(b, _alpha(alpha, b, "sub"))
-    out = _compute("sub", lambda x, y: x - y, a, b)
+    out = _compute("sub", operator.sub, a, b)
     sa, sb = a.shape, b.shape
     return _make(out, (a, b), lambda g: (_sum_to(g, sa), _sum_to(-g, sb)), "Sub", ())
 
@@ -199,7 +201,7 @@ def rsub(input, other, *, alpha=1) -> Tensor:
 def mul(input, other) -> Tensor:
     """``input * other`` with broadcasting: d/dinput = other, d/dother = input."""
     a, b = _operands(input, other, "mul")
-    out = _compute("mul", lambda x, y: x * y, a, b)
+    out = _compute("mul", operator.mul, a, b)
     # Each gradient needs the other operand: save (and compute) only what is needed.
     need_a, need_b = a.requires_grad, b.requires_grad
     saved = (b,) if not need_b else (a,) if not need_a else (a, b)
@@ -214,7 +216,7 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
         a, b, out = _rounded_division(input, other, rounding_mode, "div")
         return _make(out, (a, b), lambda g: _both(a, b, lambda: g * 0, lambda: g * 0), "Div", ())
     a, b = _pair(input, other, "div", floating=True)
-    out = _compute("div", lambda x, y: x / y, a, b)
+    out = _compute("div", operator.truediv, a, b)
     need_b = b.requires_grad
     return _make(out, (a, b), lambda g: _both(a, b, lambda: g / b, lambda: -g * a / (b * b)), "Div",
                  (a, b) if need_b else (b,))

@@ -96,7 +96,7 @@ class dtype:
             return False
         try:
             return self.dtype == numpy.dtype(other)
-        except TypeError:
+        except (TypeError, ValueError):  # not something NumPy reads as a dtype
             return False
 
     def __hash__(self) -> int:
@@ -127,13 +127,6 @@ try:  # NumPy has no bfloat16; the ml_dtypes package (in the `course` extra) giv
     bfloat16 = dtype(ml_dtypes.bfloat16)
 except ImportError:
     bfloat16 = None
-# PyTorch's other names for them (nnkit.float is float32, nnkit.long is int64...).
-ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32, "long": int64}
-
-
-def as_dtype(spec) -> "dtype | None":
-    """``spec`` (an nnkit or NumPy dtype, a NumPy name or type) as an nnkit dtype; None stays None."""
-    return None if spec is None else dtype(spec)
 
 
 def dtype_of(array) -> dtype:

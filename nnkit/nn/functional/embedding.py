@@ -70,10 +70,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     xp = backend.xp_of(idx)
     if idx.size and int(idx.min()) < 0:
         raise RuntimeError(f"one_hot: class values must be non-negative, got {int(idx.min())}")
+    if not idx.size and num_classes <= 0:
+        raise RuntimeError("one_hot: can not infer the total number of classes from an empty tensor; "
+                           "pass num_classes")
     if num_classes == -1:
-        if not idx.size:
-            raise RuntimeError("one_hot: can not infer the total number of classes from an empty tensor; "
-                               "pass num_classes")
         num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes: class value {int(idx.max())} "

@@ -307,7 +307,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, redu
         warnings.warn("kl_div: reduction 'mean' divides the total loss by both the batch size and the support size. "
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition. "
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=3)  # the caller's line (this function is wrapped by autocast_op)
     if log_target:
         loss = ops.exp(target) * (target - input)
     else:

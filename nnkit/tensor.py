@@ -747,7 +747,7 @@ def _xp(device):
     return backend.module_for(device if device is not None else backend.get_default_device())
 
 
-def _float_dtype(dtype) -> backend.dtype:
+def _dtype_or_default(dtype) -> backend.dtype:
     return backend.dtype(dtype) if dtype is not None else backend.get_default_dtype()
 
 
@@ -757,7 +757,7 @@ def _finish(array, requires_grad: bool) -> Tensor:
 
 
 def _creation(fill, shape: tuple, dtype, device, requires_grad) -> Tensor:
-    return _finish(fill(_xp(device), shape, _float_dtype(dtype).dtype), requires_grad)
+    return _finish(fill(_xp(device), shape, _dtype_or_default(dtype).dtype), requires_grad)
 
 
 def zeros(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -872,7 +872,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     With an integer dtype the values are truncated, as PyTorch:
     ``linspace(0, 10, 5, dtype=nnkit.int64)`` is ``[0, 2, 5, 7, 10]``.
     """
-    dtype = _float_dtype(dtype)
+    dtype = _dtype_or_default(dtype)
     values = _spaced(_number(start), _number(end), int(steps), dtype, "linspace")
     return _finish(_xp(device).asarray(values.astype(dtype.dtype)), requires_grad)
 
@@ -880,7 +880,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """``base ** linspace(start, end, steps)`` (the powers in float64, then cast to ``dtype``)."""
-    dtype = _float_dtype(dtype)
+    dtype = _dtype_or_default(dtype)
     exponents = _spaced(_number(start), _number(end), int(steps), dtype, "logspace")
     values = numpy.power(numpy.float64(base), exponents.astype(numpy.float64))
     return _finish(_xp(device).asarray(values.astype(dtype.dtype)), requires_grad)
@@ -891,7 +891,7 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad:
     for name, v in (("n", n), ("m", m)):
         if v is not None and v < 0:
             raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {v}")
-    return _finish(_xp(device).eye(n, m, dtype=_float_dtype(dtype).dtype), requires_grad)
+    return _finish(_xp(device).eye(n, m, dtype=_dtype_or_default(dtype).dtype), requires_grad)
 
 
 # --- randomness -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ nnkit.data.synthetic       moons, circles, spirals, xor, sine waves, digits     
 nnkit.backend              the array module (NumPy or CuPy), devices, dtypes     04
 nnkit.cuda                 is a GPU available?                                   04
 nnkit.tensor               Tensor and the creation functions                     04
-nnkit.autograd             the graph, backward, grad, no_grad                    04
+nnkit.autograd             the graph, backward, grad, Function, functional       04
 nnkit.ops                  the differentiable primitives                         04
 nnkit.linalg               torch.linalg's names: norms, solve, inv, cross        04
 nnkit.gradcheck            finite-difference checks of any function              05

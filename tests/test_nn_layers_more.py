@@ -376,6 +376,8 @@ DISTANCES = {
               lambda a: np.array([np.linalg.norm(a[i] - a[j]) for i, j in itertools.combinations(range(4), 2)])),
     "pdist_p1": (lambda a: F.pdist(a, 1), [(4, 3)],
                  lambda a: np.array([np.abs(a[i] - a[j]).sum() for i, j in itertools.combinations(range(4), 2)])),
+    "normalize_p0": (lambda a: F.normalize(a * nnkit.tensor([1.0, 0.0, 1.0, 1.0]), p=0), [(3, 4)],
+                     lambda a: a * [1, 0, 1, 1] / 3),
     "normalize_p1": (lambda a: F.normalize(a, p=1, dim=0), [(3, 4)], lambda a: a / np.abs(a).sum(0)),
     "normalize_p3": (lambda a: F.normalize(a, p=3), [(3, 4)], lambda a: a / ((np.abs(a) ** 3).sum(1) ** (1 / 3))[:, None]),
 }

@@ -167,7 +167,9 @@ NORMS = {
     "local_response_norm": (lambda x: fn(x).local_response_norm(x, 3, 0.5, 0.6, 1.5), [(2, 5, 4)]),
     "local_response_norm_4d": (lambda x: fn(x).local_response_norm(x, 2, 0.5), [(2, 5, 2, 3)]),
     "local_response_norm_5d": (lambda x: fn(x).local_response_norm(x, 4, 0.5), [(2, 5, 2, 2, 2)]),
+    "normalize_p0": (lambda x: fn(x).normalize(x, p=0.0), [(3, 4)]),
     "normalize_p1": (lambda x: fn(x).normalize(x, p=1.0, dim=0), [(3, 4)]),
+    "normalize_inf": (lambda x: fn(x).normalize(x, p=float("inf")), [(3, 4)]),
     "normalize_p3": (lambda x: fn(x).normalize(x, p=3.0), [(3, 4)]),
 }
 

@@ -25,7 +25,13 @@ INTRODUCED = {
     "models": 7, "text": 8,
 }
 CHAPTER_07 = ("Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
-              "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv", "pooling")
+              "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "conv", "pooling",
+              "Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose3d", "Unfold", "Fold", "MaxPool1d", "MaxPool3d",
+              "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+              "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "conv1d", "conv3d",
+              "conv_transpose1d", "conv_transpose3d", "unfold", "fold", "max_pool1d", "max_pool3d", "avg_pool1d",
+              "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+              "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d")
 CHAPTER_08 = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
               "TransformerEncoderLayer", "TransformerEncoder", "scaled_dot_product_attention",
               "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "recurrent", "attention",
@@ -45,7 +51,8 @@ for _name in ("models.bert", "models.BertModel", "models.BertConfig", "models.me
               "data.load_spam_assassin", "data.SpamAssassin"):
     INTRODUCED[_name] = 9
 # Chapter 10: resizing for generative models (ConvTranspose2d, Unflatten and the losses came earlier).
-for _name in ("upsampling", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "interpolate"):
+for _name in ("upsampling", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "interpolate", "pixelshuffle",
+              "vision", "PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"):
     INTRODUCED[f"nn.{_name}"] = INTRODUCED[f"nn.functional.{_name}"] = 10
 
 

@@ -326,7 +326,7 @@ def test_pad_modes_against_numpy(mode, numpy_mode, rng):
     x = rng.standard_normal((2, 3, 4, 5))
     out = F.pad(nnkit.tensor(x), (2, 1, 3, 0), mode).numpy()
     np.testing.assert_array_equal(out, np.pad(x, [(0, 0), (0, 0), (3, 0), (2, 1)], mode=numpy_mode))
-    xt = t64(rng, 3, 4)
+    xt = t64(rng, 1, 3, 4)  # two padded dims: a 3-D or 4-D input, as PyTorch
     assert gradcheck(lambda t: F.pad(t, (3, 2, 1, 2), mode), [xt]).ok
 
 

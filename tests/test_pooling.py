@@ -160,22 +160,16 @@ def test_pooling_has_no_parameters_and_shrinks_activations():
 
 
 def test_pooling_errors():
-    with pytest.raises(ValueError, match="at most half"):
+    with pytest.raises(RuntimeError, match="at most half"):
         F.max_pool2d(nnkit.zeros(1, 1, 4, 4), 2, padding=2)
     with pytest.raises(RuntimeError, match="3-D .* or 4-D"):
         F.max_pool2d(nnkit.zeros(4, 4), 2)
-    with pytest.raises(TypeError, match="floating-point"):
-        F.avg_pool2d(nnkit.zeros(1, 1, 4, 4, dtype=nnkit.int64), 2)
+    with pytest.raises(NotImplementedError, match=r"avg_pool2d: not implemented for (nnkit\.)?int32"):
+        F.avg_pool2d(nnkit.zeros(1, 1, 4, 4, dtype=nnkit.int32), 2)
     with pytest.raises(RuntimeError, match="too small"):
         F.max_pool2d(nnkit.zeros(1, 1, 2, 2), 3)
     with pytest.raises(ValueError, match="positive"):
         F.adaptive_avg_pool2d(nnkit.zeros(1, 1, 2, 2), 0)
-
-
-def test_create_graph_through_pooling_raises(rng):
-    x = t64(rng.standard_normal((1, 1, 4, 4)))
-    with pytest.raises(NotImplementedError, match="max_pool2d"):
-        nnkit.autograd.grad(F.max_pool2d(x, 2).sum(), x, create_graph=True)
 
 
 # --- against PyTorch (skipped where torch is not installed) ------------------------------

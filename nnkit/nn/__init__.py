@@ -24,8 +24,11 @@ __all__ = ["functional", "init", "utils", "summary", "Module", "Parameter", "Seq
 
 # --- layers of chapters 07-08 (conv, pooling, recurrent, attention) ---
 from .attention import MultiheadAttention
-from .conv import Conv2d, ConvTranspose2d
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                      AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d,
+                      MaxUnpool2d, MaxUnpool3d)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding, Transformer, TransformerDecoder,
                           TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)

@@ -14,11 +14,11 @@ functions and sit above them: nothing here imports a layer.
 """
 
 from . import (activation, attention, conv, distance, dropout, embedding, linear, loss, normalization, padding,
-               pooling, upsampling)
+               pooling, upsampling, vision)
 
 # Captured before the star imports: F.linear, F.dropout and F.embedding are then the functions, not the files.
 _FAMILIES = (linear, activation, dropout, normalization, distance, embedding, padding, loss, conv, pooling, attention,
-             upsampling)
+             upsampling, vision)
 from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
@@ -31,5 +31,6 @@ from .normalization import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
+from .vision import *  # noqa: F401,F403
 
 __all__ = [name for family in _FAMILIES for name in family.__all__]

@@ -18,6 +18,7 @@ nnkit.tensor               Tensor and the creation functions                    
 nnkit.autograd             the graph, backward, grad, Function, functional       04
 nnkit.ops                  the differentiable primitives                         04
 nnkit.linalg               torch.linalg's names: norms, solve, inv, cross        04
+nnkit.special              torch.special's names: gammaln, digamma, i0, ndtr...  04
 nnkit.gradcheck            finite-difference checks of any function              05
 nnkit.nn                   Module, Parameter, layers, losses, init, summary      06
 nnkit.optim                optimizers and lr_scheduler                           06
@@ -62,7 +63,7 @@ from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, arange...: the
 from ._tensor_str import get_printoptions, printoptions, set_printoptions  # noqa: E402
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (autograd.functional needs the ops)
 from .gradcheck import gradcheck  # noqa: E402  (the function, as torch.autograd.gradcheck)
-from . import linalg  # noqa: E402,F401  (as torch.linalg)
+from . import linalg, special  # noqa: E402,F401  (as torch.linalg and torch.special)
 from . import data, grading, io, nn, optim, plot  # noqa: E402,F401
 from . import metrics, train  # noqa: E402,F401  (train uses optim.lr_scheduler)
 from . import models, text  # noqa: E402,F401

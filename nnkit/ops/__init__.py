@@ -22,7 +22,9 @@ elementwise    arithmetic with broadcasting, math functions, comparisons
 indexing       ``a[index]``, ``a[index] = v``, gather, scatter, index_*, masked_*
 shape          reshape, transpose, permute, squeeze, cat, split...
 reduction      sum, mean, var, max, softmax, cumsum, sort...
-linalg         matmul
+special        lgamma, digamma, polygamma, the Bessel functions i0 and i1
+linalg         matmul, solve, det, svd, eigh, qr, matrix_exp...
+misc           gcd, cdist, cov, diff, gradient, trapezoid...; strides and storage
 =============  ===============================================================
 
 Each family lists its public functions in ``__all__`` (they are also
@@ -32,17 +34,19 @@ Each family lists its public functions in ``__all__`` (they are also
 
 from .. import backend
 from ..tensor import Tensor, view_or_reinterpret
-from . import base, elementwise, indexing, linalg, reduction, shape
+from . import base, elementwise, indexing, linalg, misc, reduction, shape, special
 from .base import _make, _saved, _sum_to, expand, to  # noqa: F401  (the names other layers build ops with)
 from .elementwise import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .indexing import getitem  # noqa: F401
 from .linalg import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .reduction import MaxMin  # noqa: F401
 from .shape import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
 
-_FAMILIES = (base, elementwise, indexing, shape, reduction, linalg)
+_FAMILIES = (base, elementwise, indexing, shape, reduction, special, linalg, misc)
 __all__ = [name for family in _FAMILIES for name in getattr(family, "__all__", ())]
 
 

@@ -14,10 +14,11 @@ from typing import Sequence
 
 import numpy
 
+from ..autograd import _GradMode
 from ..tensor import Tensor
 from .base import (_dim, _make, _promote_types, _shape_arg, _sum_to, _view, expand, to, zeros_scalar)
 from .elementwise import where
-from .indexing import getitem
+from .indexing import getitem, index_add, take
 
 
 def _int(value, op: str, what: str) -> int:
@@ -766,12 +767,171 @@ def _fold_windows(windows: Tensor, shape: tuple, dim: int, size: int, step: int)
     return _make(out, (windows,), lambda g: (unfold(g, dim, size, step),), "FoldWindows", ())
 
 
+# --- strides and storage -----------------------------------------------------------------------
+
+def _address(array) -> int:
+    """Where the array's first element lies in memory (CuPy's pointer or NumPy's)."""
+    data = array.data
+    return data.ptr if hasattr(data, "ptr") else array.__array_interface__["data"][0]
+
+
+def _storage(array) -> tuple:
+    """The memory the array views, as PyTorch's storage: (a flat array of the array's dtype
+    over the whole buffer, the array's offset in it in elements). An array whose buffer is
+    not an array (a bytes object, say) is its own storage."""
+    root = array
+    while True:
+        base = getattr(root, "base", None)
+        holder = getattr(base, "base", None)  # NumPy's as_strided puts a holder in between
+        if isinstance(base, type(array)):
+            root = base
+        elif isinstance(holder, type(array)):
+            root = holder
+        else:
+            break
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        root = array
+    flat = root.reshape(-1, order="A")  # memory order, without a copy
+    if flat.dtype != array.dtype:
+        flat = flat.view(array.dtype)
+    return flat, (_address(array) - _address(flat)) // array.dtype.itemsize
+
+
+def _element_strides(array) -> tuple:
+    return tuple(s // array.dtype.itemsize for s in array.strides)
+
+
+def _storage_positions(xp, start: int, shape: tuple, strides: tuple):
+    """The storage index of every element of a view (shape, strides in elements, start)."""
+    if not builtins.all(shape):
+        return xp.zeros(shape, dtype=numpy.int64)
+    out = xp.full(shape, start, dtype=numpy.int64)
+    for d, (n, s) in enumerate(zip(shape, strides)):
+        out = out + (xp.arange(n, dtype=numpy.int64) * s).reshape((n,) + (1,) * (len(shape) - d - 1))
+    return out
+
+
+def as_strided(input: Tensor, size, stride, storage_offset=None) -> Tensor:
+    """A view of ``input``'s storage (the whole buffer it views) with the given size, strides
+    (in elements, non-negative) and storage offset (``input``'s own by default), as PyTorch.
+
+    The gradient of an element of ``input`` is the sum of the gradients of the places of the
+    result that read its memory (places outside ``input``'s own elements send theirs nowhere).
+    """
+    size, stride = _ints(size, "as_strided", "size"), _ints(stride, "as_strided", "stride")
+    if len(size) != len(stride):
+        raise RuntimeError(f"as_strided: mismatch in length of strides and shape, got size {size} and stride "
+                           f"{stride}")
+    if builtins.any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: negative strides are not supported, got strides {stride}")
+    if builtins.any(n < 0 for n in size):
+        raise RuntimeError(f"as_strided: negative sizes are not supported, got size {size}")
+    flat, own = _storage(input.array)
+    start = own if storage_offset is None else _int(storage_offset, "as_strided", "storage_offset")
+    if start < 0:
+        raise RuntimeError(f"as_strided: invalid storage offset {start}")
+    need = start + (builtins.sum((n - 1) * s for n, s in zip(size, stride)) + 1 if builtins.all(size) else 0)
+    if need > flat.shape[0]:
+        raise RuntimeError(f"as_strided: size {size}, strides {stride} and storage offset {start} need a storage of "
+                           f"{need} elements, out of bounds for the storage of {flat.shape[0]} elements")
+    item = flat.dtype.itemsize
+    out = input._xp.lib.stride_tricks.as_strided(flat[start:] if start < flat.shape[0] else flat[:0], size,
+                                                 tuple(s * item for s in stride))
+    xp, shape, strides = input._xp, input.shape, _element_strides(input.array)
+
+    def backward(g):
+        # Add the result's gradient into a storage-sized buffer, then read input's elements from it.
+        read = Tensor._wrap(_storage_positions(xp, start, size, stride).reshape(-1))
+        buffer = index_add(Tensor._wrap(xp.zeros(flat.shape[0], dtype=g.dtype)), 0, read, reshape(g, -1))
+        return (take(buffer, Tensor._wrap(_storage_positions(xp, own, shape, strides))),)
+    result = _make(out, (input,), backward, "AsStrided", ())
+    result._vc = input._counter()  # a view: one version counter
+    result._base = input if input._base is None else input._base
+    return result
+
+
+# --- copies with a part replaced: the out-of-place forms of writing into a view ---------------------
+
+def _scatter_into(op: str, input: Tensor, src: Tensor, place) -> Tensor:
+    """``input`` with the view ``place(input)`` replaced by ``src`` (cast to input's dtype), as a
+    new tensor. The gradient of ``input`` is the upstream one with that part zeroed (the same op
+    with zeros), and ``src``'s is that part of it."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"{op}(): argument 'src' must be a Tensor, not {type(src).__name__}")
+    out = input.array.copy()
+    region = place(Tensor._wrap(out)).array
+    if region.shape != src.shape:
+        raise RuntimeError(f"{op}: expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src.shape)}, slice size = {list(region.shape)}")
+    _writable(region, out)
+    region[...] = src.array
+    src_dtype = src.dtype
+
+    def backward(g):
+        zeros = Tensor._wrap(g._xp.zeros(src.shape, dtype=g.dtype))
+        return (_scatter_into(op, g, zeros, place) if input.requires_grad else None,
+                to(place(g), src_dtype) if src.requires_grad else None)
+    return _make(out, (input, src), backward, op.title().replace("_", ""), ())
+
+
+def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """``input`` with its diagonal ``(offset, dim1, dim2)`` replaced by ``src`` (a copy)."""
+    return _scatter_into("diagonal_scatter", input, src, lambda v: diagonal(v, offset, dim1, dim2))
+
+
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """``input`` with ``input.select(dim, index)`` replaced by ``src`` (a copy)."""
+    return _scatter_into("select_scatter", input, src, lambda v: select(v, dim, index))
+
+
+def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
+    """``input`` with the slice ``start:end:step`` of dim ``dim`` replaced by ``src`` (a copy)."""
+    if input.ndim == 0:
+        raise RuntimeError("slice_scatter: cannot be applied to a 0-d tensor")
+    d = _dim(dim, input.ndim, "slice_scatter")
+    if _int(step, "slice_scatter", "step") <= 0:
+        raise RuntimeError(f"slice_scatter: slice step must be positive, got {step}")
+    index = (slice(None),) * d + (slice(start, end, step),)
+    return _scatter_into("slice_scatter", input, src, lambda v: getitem(v, index))
+
+
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``narrow`` as a new tensor (a copy, not a view)."""
+    return clone(narrow(input, dim, start, length))
+
+
+# --- in-place changes of shape and strides ------------------------------------------------------
+
+def _restride(name: str, view_op):
+    """The method ``name`` (``squeeze_``, ``t_``...): the tensor itself takes the view that
+    ``view_op`` gives, as its new shape and strides (its values and memory are the same)."""
+    def method(self, *args, **kwargs):
+        if self.requires_grad and self.grad_fn is None and _GradMode.enabled:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        out = view_op(self, *args, **kwargs)
+        self.array = out.array
+        if out.grad_fn is not None:
+            self.grad_fn = out.grad_fn
+        self._counter()[0] += 1
+        return self
+    method.__name__ = name
+    return method
+
+
+def _t_(self):
+    if self.ndim > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+    return t(self)
+
+
 __all__ = ["reshape", "ravel", "transpose", "swapaxes", "swapdims", "permute", "movedim", "moveaxis", "t",
            "adjoint", "flip", "fliplr", "flipud", "rot90", "roll", "squeeze", "unsqueeze", "flatten", "unflatten",
            "clone", "atleast_1d", "atleast_2d", "atleast_3d", "cat", "concat", "concatenate", "stack", "hstack",
            "vstack", "dstack", "column_stack", "split", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
            "narrow", "select", "unbind", "tile", "repeat_interleave", "diagonal", "diag", "diag_embed", "diagflat",
-           "tril", "triu", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "meshgrid"]
+           "tril", "triu", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "meshgrid", "as_strided",
+           "diagonal_scatter", "select_scatter", "slice_scatter", "narrow_copy"]
 
 _FUNCTIONS_ONLY = ("cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack",
                    "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_tensors", "broadcast_shapes", "meshgrid")
@@ -779,6 +939,12 @@ _FUNCTIONS_ONLY = ("cat", "concat", "concatenate", "stack", "hstack", "vstack", 
 METHODS = {**{name: globals()[name] for name in __all__ if name not in _FUNCTIONS_ONLY},
            "repeat": repeat, "contiguous": contiguous, "view": view, "unfold": unfold,
            "view_as": lambda self, other: view(self, other.shape),
+           "reshape_as": lambda self, other: reshape(self, other.shape),
+           "squeeze_": _restride("squeeze_", squeeze), "unsqueeze_": _restride("unsqueeze_", unsqueeze),
+           "transpose_": _restride("transpose_", transpose), "t_": _restride("t_", _t_),
+           "as_strided_": _restride("as_strided_", as_strided),
+           "tril_": lambda self, diagonal=0: self._inplace("tril_", lambda a: tril(a, diagonal)),
+           "triu_": lambda self, diagonal=0: self._inplace("triu_", lambda a: triu(a, diagonal)),
            "T": property(lambda self: permute(self, tuple(reversed(range(self.ndim))))),
            "mT": property(lambda self: _matrix_transpose(self, "tensor.mT")),
            "mH": property(lambda self: _matrix_transpose(self, "tensor.mH")),  # real tensors: mH is mT

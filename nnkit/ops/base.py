@@ -78,12 +78,6 @@ def _saved(array, recompute) -> Tensor:
     return recompute() if _GradMode.enabled else Tensor._wrap(array)
 
 
-def _once_differentiable(name: str) -> None:
-    """Called by backward functions written on raw arrays (no graph)."""
-    if _GradMode.enabled:
-        raise NotImplementedError(f"{name}: higher-order gradients (create_graph=True) are not supported")
-
-
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}  # V: ml_dtypes' bfloat16, a float
 
 

@@ -41,12 +41,4 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return ops.sum((x1 / n1) * (x2 / n2), dim)
 
 
-def pdist(input: Tensor, p: float = 2.0) -> Tensor:
-    """The p-norm distances between all pairs of rows i < j of an (N, M) input, in the order
-    (0, 1), (0, 2), ..., (1, 2), ...: a vector of N (N − 1) / 2 values."""
-    if input.ndim != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D (shape {tuple(input.shape)})")
-    if p < 0:
-        raise RuntimeError(f"pdist only supports non-negative p values, got p={p}")
-    first, second = input._xp.triu_indices(input.shape[0], 1)
-    return ops.norm(input[Tensor._wrap(first)] - input[Tensor._wrap(second)], p, 1)
+pdist = ops.pdist  # the p-norm distances between all pairs of rows, as torch.pdist

@@ -421,7 +421,7 @@ def _key(t):
     return t.grad_fn if t.grad_fn is not None else t
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # nnkit itself, not only autograd
 
 
 def _check_anomaly(node: Node, parent_grads) -> None:

@@ -14,7 +14,8 @@ from test_ops_elementwise import BINARY, BINARY_ONCE, CASES, PAIRS, UNARY, UNARY
 from test_torch_parity_ops import assert_same, dense
 
 torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+# NumPy warns about inf and NaN at the special inputs, where PyTorch is silent.
+pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
 
 inf, nan = math.inf, math.nan
 
@@ -148,7 +149,6 @@ EDGES = {
 }
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's about inf and NaN; PyTorch gives none
 @pytest.mark.parametrize("name", EDGES)
 def test_values_and_gradients_at_special_inputs_match_torch(name):
     fn, columns = EDGES[name]
@@ -377,3 +377,36 @@ def test_gradient_penalty_through_the_op_matches_torch(name):
     assert (mine is None) == (theirs is None)
     if theirs is not None:
         np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["exp_", "exp2_", "expm1_", "sigmoid_", "tanh_", "sqrt_", "rsqrt_", "relu_",
+                                  "reciprocal_", "tan_", "erfinv_", "sin_", "log_", "abs_", "logit_"])
+def test_in_place_ops_differentiated_twice_match_torch(name):
+    """The first and second derivatives through an in-place op, which overwrote its input."""
+    x0 = np.array([0.2, 0.45, 0.7])
+    results = []
+    for lib in (nnkit, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        h = x * 1.5
+        getattr(h, name)()
+        (g,) = lib.autograd.grad((h * h).sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad(g.sum(), x)
+        results.append((g.detach().numpy(), gg.numpy()))
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["floor", "sign", "round", "div_floor", "pow_zero", "frac", "relu", "abs"])
+def test_gradient_through_zero_gradient_ops_is_attached_as_in_torch(name):
+    """With an upstream gradient that is itself in the graph (d(h²)/dh = 2h), the zero
+    gradients of floor, sign... stay detached, as PyTorch's zeros_like(grad) are."""
+    op = {"floor": lambda t: t.floor(), "sign": lambda t: t.sign(), "round": lambda t: t.round(),
+          "div_floor": lambda t: t.div(2, rounding_mode="floor"), "pow_zero": lambda t: t ** 0,
+          "frac": lambda t: t.frac(), "relu": lambda t: t.relu(), "abs": lambda t: t.abs()}[name]
+    attached = []
+    for lib in (nnkit, torch):
+        x = lib.tensor([0.2, -0.45], dtype=lib.float64, requires_grad=True)
+        h = op(x * 1.5)
+        (g,) = lib.autograd.grad((h * h).sum(), x, create_graph=True)
+        attached.append(g.requires_grad)
+    assert attached[0] == attached[1]

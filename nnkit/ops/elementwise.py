@@ -153,10 +153,33 @@ def _unary(op: str, a, forward, backward, of_output: bool = False, quiet: bool =
     xp = a._xp
     out = _compute(op, lambda x: forward(xp, x), a, quiet=quiet)
     if of_output:
-        def again():
-            return _unary(op, a, forward, backward, True, quiet)
-        return _make(out, (a,), lambda g: (backward(g, _saved(out, again)),), _node_name(op), (), output=True)
+        return _of_output(out, a, lambda g, result: (backward(g, result),), _node_name(op))
     return _make(out, (a,), lambda g: (backward(g, a),), _node_name(op))
+
+
+def _of_output(out, a: Tensor, backward, name: str) -> Tensor:
+    """Record an op of ``a`` whose ``backward(g, result)`` reads only its output ``out``."""
+    return _OutputBackward(out, a, backward, name).record()
+
+
+class _OutputBackward:
+    """The backward of an op that reads only its output. When a graph is being built
+    (create_graph), the output is recorded again from its stored values, as an op of
+    ``a`` with this same backward: so its own dependence on ``a`` is differentiated too,
+    and this stays right after an in-place op (``exp_``) has overwritten ``a``'s memory,
+    where computing the op again from ``a`` would not. (A class rather than two closures
+    that name each other: their cycle would keep ``a`` alive after the graph is freed.)"""
+
+    __slots__ = ("out", "a", "backward", "name")
+
+    def __init__(self, out, a: Tensor, backward, name: str):
+        self.out, self.a, self.backward, self.name = out, a, backward, name
+
+    def record(self) -> Tensor:
+        return _make(self.out, (self.a,), self, self.name, (), output=True)
+
+    def __call__(self, g: Tensor) -> tuple:
+        return self.backward(g, _saved(self.out, self.record))
 
 
 # --- arithmetic ---------------------------------------------------------------------
@@ -214,7 +237,8 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
     rounded (integers stay integers) and the gradient is zero, as in PyTorch."""
     if rounding_mode is not None:
         a, b, out = _rounded_division(input, other, rounding_mode, "div")
-        return _make(out, (a, b), lambda g: _both(a, b, lambda: g * 0, lambda: g * 0), "Div", ())
+        return _make(out, (a, b), lambda g: _both(a, b, lambda: _zeros(g, a.shape), lambda: _zeros(g, b.shape)),
+                     "Div", ())
     a, b = _pair(input, other, "div", floating=True)
     out = _compute("div", operator.truediv, a, b)
     need_b = b.requires_grad
@@ -839,10 +863,7 @@ def relu(input) -> Tensor:
         raise RuntimeError("relu: bool inputs are not supported")
     x = input.array
     out = input._xp.where(x < 0, 0, x)  # max(x, 0) that keeps -0.0 and NaN, as PyTorch's
-
-    def backward(g):
-        return (_threshold_backward(g, _saved(out, lambda: relu(input))),)
-    return _make(out, (input,), backward, "Relu", (), output=True)
+    return _of_output(out, input, lambda g, result: (_threshold_backward(g, result),), "Relu")
 
 
 def _threshold_backward(g: Tensor, out: Tensor) -> Tensor:

@@ -6,18 +6,24 @@ Most products are written with ``matmul`` or ``einsum`` and need no backward of 
 
 from __future__ import annotations
 
+import functools
+import math
 import string
 import warnings
+from typing import NamedTuple
 
 import numpy
 
 from .. import backend
 from ..amp import autocast_op
+from ..autograd import Node, _GradMode
+from ..autograd.function import _keyed
 from ..tensor import Tensor
 from .base import _dim, _dims, _make, _operands, _saved, _sum_to, expand, to
-from .elementwise import mul, where
+from .elementwise import log, mul, where
 from .reduction import amax, amin, sum
-from .shape import broadcast_shapes, diagonal, permute, reshape, roll, squeeze, transpose, unsqueeze
+from .shape import (broadcast_shapes, cat, diag_embed, diagonal, narrow, permute, reshape, roll, squeeze, transpose,
+                    tril, unsqueeze)
 
 
 class LinAlgError(RuntimeError):
@@ -635,13 +641,417 @@ def multi_dot(tensors) -> Tensor:
     return out
 
 
+# --- decompositions: determinants, SVD, eigh, QR, Cholesky, the pseudo-inverse, matrix_exp ------------
+
+class SlogdetResult(NamedTuple):
+    sign: Tensor
+    logabsdet: Tensor
+
+
+class SVDResult(NamedTuple):
+    """``linalg.svd``'s result: A = U diag(S) Vh."""
+    U: Tensor
+    S: Tensor
+    Vh: Tensor
+
+
+class SvdResult(NamedTuple):
+    """``svd``'s (the older function's) result: A = U diag(S) Vᵀ."""
+    U: Tensor
+    S: Tensor
+    V: Tensor
+
+
+class EighResult(NamedTuple):
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+class QRResult(NamedTuple):
+    Q: Tensor
+    R: Tensor
+
+
+class LstsqResult(NamedTuple):
+    solution: Tensor
+    residuals: Tensor
+    rank: Tensor
+    singular_values: Tensor
+
+
+def _float_matrices(op: str, A: Tensor, square: bool = False) -> None:
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{op}(): argument 'A' must be a Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: the input tensor A must have at least 2 dimensions, got shape {tuple(A.shape)}")
+    if square:
+        _square(op, A)
+    if A.dtype not in (backend.float32, backend.float64):
+        raise RuntimeError(f"{op}: expected a float32 or float64 tensor as input, got {A.dtype}")
+
+
+def _lapack(op: str, fn, *arrays):
+    """A NumPy (or CuPy) linalg call, its LinAlgError as nnkit's."""
+    try:
+        return fn(*arrays)
+    except numpy.linalg.LinAlgError as error:
+        raise LinAlgError(f"{op}: {error}") from None
+
+
+def _several(arrays, parents: tuple, backward, name: str) -> tuple:
+    """The outputs of one op that share its node: ``backward(grads)`` gets a dict from the
+    index of each output that received a gradient to that gradient (an output that is not
+    used gets none, so that the backward can leave its terms out, as PyTorch's does)."""
+    outs = tuple(Tensor._wrap(a) for a in arrays)
+    if _GradMode.enabled and any(p.requires_grad for p in parents):
+        hub = _make(arrays[0].reshape(-1)[:0], parents, lambda received: backward(received.by_output), name)
+        for i, out in enumerate(outs):
+            out.grad_fn, out.requires_grad = Node((hub,), functools.partial(_keyed, i), name), True
+    return outs
+
+
+def _values(arrays, recompute) -> tuple:
+    """An op's outputs for its backward, as :func:`_saved` gives one."""
+    return recompute() if _GradMode.enabled else tuple(Tensor._wrap(a) for a in arrays)
+
+
+def _det_backward(A: Tensor, g: Tensor, scale: Tensor) -> Tensor:
+    """g · scale · A⁻ᵀ, the gradient of det (scale = det) and of log|det| (scale = 1)."""
+    return _mT(inverse(A)) * unsqueeze(unsqueeze(g * scale, -1), -1)
+
+
+def det(A: Tensor) -> Tensor:
+    """The determinant of a square matrix (each in a batch); d det / dA = det · A⁻ᵀ (so the
+    gradient needs an invertible matrix: a singular one raises LinAlgError)."""
+    _float_matrices("linalg.det", A, square=True)
+    out = _lapack("linalg.det", A._xp.linalg.det, A.array)
+
+    def backward(g):
+        return (_det_backward(A, g, _saved(out, lambda: det(A))),)
+    return _make(out, (A,), backward, "LinalgDet", output=True)
+
+
+def slogdet(A: Tensor) -> SlogdetResult:
+    """The sign and the log of the absolute value of the determinant (-inf for a singular
+    matrix, with sign 0); d log|det| / dA = A⁻ᵀ. The sign has no gradient."""
+    _float_matrices("linalg.slogdet", A, square=True)
+    sign, logabs = _lapack("linalg.slogdet", A._xp.linalg.slogdet, A.array)
+    logabsdet = _make(logabs, (A,), lambda g: (_det_backward(A, g, 1.0),), "LinalgSlogdet")
+    return SlogdetResult(Tensor._wrap(A._xp.asarray(sign)), logabsdet)
+
+
+def logdet(input: Tensor) -> Tensor:
+    """log det: NaN where the determinant is negative, -inf where it is 0."""
+    sign, logabsdet = slogdet(input)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        return logabsdet + log(sign)
+
+
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> SVDResult:
+    """A = U diag(S) Vh, the singular values largest first; with ``full_matrices`` U is m × m
+    and Vh n × n, else m × k and k × n (k = min(m, n)). Gradients as PyTorch's (see
+    :func:`_svd_backward`)."""
+    return _svd(A, full_matrices)
+
+
+def _svd(A: Tensor, full_matrices: bool) -> SVDResult:
+    _float_matrices("linalg.svd", A)
+    U, S, Vh = _lapack("linalg.svd", A._xp.linalg.svd, A.array, full_matrices)
+
+    def backward(grads):
+        u, s, vh = _values((U, S, Vh), lambda: _svd(A, False))
+        k = s.shape[-1]
+        gU, gS, gVh = grads.get(0), grads.get(1), grads.get(2)
+        if full_matrices:  # only the first k columns of U and rows of Vh are determined by A
+            u, vh = narrow(u, -1, 0, k), narrow(vh, -2, 0, k)
+            gU = None if gU is None else narrow(gU, -1, 0, k)
+            gVh = None if gVh is None else narrow(gVh, -2, 0, k)
+        return (_svd_backward(A.shape, gU, gS, gVh, u, s, vh),)
+    return SVDResult(*_several((U, S, Vh), (A,), backward, "LinalgSvd"))
+
+
+def _svd_backward(shape: tuple, gU, gS, gVh, U: Tensor, S: Tensor, Vh: Tensor) -> Tensor:
+    """The gradient of A = U diag(S) Vh (reduced: k = min(m, n) singular values, assumed
+    distinct where U or Vh receive a gradient), with PyTorch's formula. The gauge (the sign
+    of each singular vector pair) is arbitrary, so only gauge-invariant uses of U and Vh have
+    meaningful gradients."""
+    m, n = shape[-2], shape[-1]
+    if gU is None and gVh is None:
+        return matmul(U * unsqueeze(gS, -2), Vh)
+    V, skew = _mT(Vh), (lambda X: X - _mT(X))
+    S2 = S * S
+    E = unsqueeze(S2, -2) - unsqueeze(S2, -1)  # E_ij = S_j² - S_i², with 1 on the diagonal (0/1 there)
+    E = E + Tensor._wrap(U._xp.eye(S.shape[-1], dtype=S.dtype))
+    if gU is not None and gVh is not None:
+        gA = (skew(matmul(_mT(U), gU)) * unsqueeze(S, -2) + unsqueeze(S, -1) * skew(matmul(Vh, _mT(gVh)))) / E
+    elif gU is not None:
+        gA = skew(matmul(_mT(U), gU)) / E * unsqueeze(S, -2)
+    else:
+        gA = unsqueeze(S, -1) * (skew(matmul(Vh, _mT(gVh))) / E)
+    if gS is not None:
+        gA = gA + diag_embed(gS)
+    if m > n and gU is not None:  # U's columns outside A's column space: (I - U Uᵀ) gU S⁻¹
+        gUSinv = gU / unsqueeze(S, -2)
+        return matmul(matmul(U, gA) + gUSinv - matmul(U, matmul(_mT(U), gUSinv)), Vh)
+    if n > m and gVh is not None:
+        SinvgVh = gVh / unsqueeze(S, -1)
+        return matmul(U, matmul(gA, Vh) + SinvgVh - matmul(matmul(SinvgVh, V), Vh))
+    return matmul(matmul(U, gA), Vh)
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """The singular values, largest first; the gradient is U diag(g) Vh."""
+    _float_matrices("linalg.svdvals", A)
+    S = _lapack("linalg.svdvals", lambda a: A._xp.linalg.svd(a, compute_uv=False), A.array)
+
+    def backward(g):
+        U, _, Vh = _svd(A, False)
+        return (_svd_backward(A.shape, None, g, None, U, None, Vh),)
+    return _make(S, (A,), backward, "LinalgSvdvals", ())
+
+
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> SvdResult:
+    """The older ``svd``: U, S and V (not Vh), reduced unless ``some=False``; with
+    ``compute_uv=False``, U and V are zeros (m × m and n × n) and only S is computed."""
+    if not compute_uv:
+        m, n = input.shape[-2:]
+        zeros = input._xp.zeros
+        return SvdResult(Tensor._wrap(zeros(input.shape[:-2] + (m, m), dtype=input.dtype)), svdvals(input),
+                         Tensor._wrap(zeros(input.shape[:-2] + (n, n), dtype=input.dtype)))
+    U, S, Vh = _svd(input, not some)
+    return SvdResult(U, S, _mT(Vh))
+
+
+def _tolerance(S: Tensor, m: int, n: int, atol, rtol):
+    """The cutoff under which singular values count as 0, per matrix (shape (*, 1)):
+    max(atol, rtol · σ_max), with rtol = eps · max(m, n) unless given, or 0 when atol > 0 is.
+    Tensor tolerances have the batch's shape."""
+    xp = S._xp
+    if rtol is None:
+        given = atol is not None and (isinstance(atol, Tensor) or atol > 0)
+        rtol = 0.0 if given else float(numpy.finfo(S.dtype.dtype).eps) * max(m, n)
+
+    def column(v):
+        return xp.asarray(v.array if isinstance(v, Tensor) else v, dtype=S.dtype)[..., None]
+    top = S.array[..., :1] if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,), dtype=S.dtype)
+    return xp.maximum(column(0.0 if atol is None else atol), column(rtol) * top)
+
+
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The Moore-Penrose pseudo-inverse, from the SVD: singular values at most
+    max(atol, rtol · σ_max) count as 0. The gradient is the pseudo-inverse's own (Golub and
+    Pereyra's), valid where the rank does not change. ``hermitian`` is accepted (the SVD is used
+    either way)."""
+    _float_matrices("linalg.pinv", A)
+    xp = A._xp
+    U, S, Vh = _lapack("linalg.pinv", xp.linalg.svd, A.array, False)
+    cut = _tolerance(Tensor._wrap(S), A.shape[-2], A.shape[-1], atol, rtol)
+    with numpy.errstate(divide="ignore"):
+        inv_s = xp.where(S > cut, 1 / xp.where(S > cut, S, 1), 0).astype(A.dtype)
+    out = xp.matmul(xp.swapaxes(Vh, -1, -2) * inv_s[..., None, :], xp.swapaxes(U, -1, -2))
+
+    def backward(g):
+        P = _saved(out, lambda: pinv(A, atol=atol, rtol=rtol))
+        Pt, gt = _mT(P), _mT(g)
+        eye_m = Tensor._wrap(xp.eye(A.shape[-2], dtype=A.dtype))
+        eye_n = Tensor._wrap(xp.eye(A.shape[-1], dtype=A.dtype))
+        grad = (-matmul(matmul(Pt, g), Pt) + matmul(matmul(eye_m - matmul(A, P), gt), matmul(P, Pt))
+                + matmul(matmul(Pt, P), matmul(gt, eye_n - matmul(P, A))))
+        return (grad,)
+    return _make(out, (A,), backward, "LinalgPinv", output=True)
+
+
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """The pseudo-inverse, singular values at most ``rcond · σ_max`` counting as 0."""
+    return pinv(input, rtol=rcond)
+
+
+def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The number of singular values above max(atol, rtol · σ_max) (int64)."""
+    _float_matrices("linalg.matrix_rank", A)
+    S = svdvals(A.detach())
+    cut = _tolerance(S, A.shape[-2], A.shape[-1], atol, rtol)
+    return Tensor._wrap((S.array > cut).sum(-1).astype(numpy.int64))
+
+
+def eigh(A: Tensor, UPLO: str = "L") -> EighResult:
+    """The eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix, read
+    from its lower (``UPLO="L"``) or upper triangle. Gradient, for distinct eigenvalues:
+    V (diag(gL) + skew(Vᵀ gV) / 2E) Vᵀ with E_ij = λ_j - λ_i and skew(X) = X - Xᵀ, a symmetric
+    matrix as PyTorch's (eigenvectors' signs are arbitrary, so only sign-invariant uses of them
+    have meaningful gradients)."""
+    _float_matrices("linalg.eigh", A, square=True)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    L, V = _lapack("linalg.eigh", A._xp.linalg.eigh, A.array, UPLO)
+
+    def backward(grads):
+        lam, vec = _values((L, V), lambda: eigh(A, UPLO))
+        gL, gV = grads.get(0), grads.get(1)
+        inner = 0 if gL is None else diag_embed(gL)
+        if gV is not None:  # the skew part of Vᵀ gV (a symmetric gradient, as PyTorch's), 0 on the diagonal
+            E = unsqueeze(lam, -2) - unsqueeze(lam, -1) + Tensor._wrap(A._xp.eye(A.shape[-1], dtype=A.dtype))
+            X = matmul(_mT(vec), gV)
+            inner = inner + (X - _mT(X)) / (2 * E)
+        return (matmul(matmul(vec, inner), _mT(vec)),)
+    return EighResult(*_several((L, V), (A,), backward, "LinalgEigh"))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """The eigenvalues of a symmetric matrix, ascending; the gradient is V diag(g) Vᵀ."""
+    return eigh(A, UPLO).eigenvalues
+
+
+def linalg_qr(A: Tensor, mode: str = "reduced") -> QRResult:
+    """A = QR with orthonormal columns in Q and R upper triangular. ``mode``: "reduced"
+    (Q m × k, R k × n, k = min(m, n)), "complete" (Q m × m), or "r" (R only; Q is empty).
+    The gradient is PyTorch's (undefined for "r", and for "complete" with m > n)."""
+    _float_matrices("linalg.qr", A)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    Q, R = _lapack("linalg.qr", A._xp.linalg.qr, A.array, "complete" if mode == "complete" else "reduced")
+    if mode == "r":
+        Q = A._xp.zeros((0,), dtype=A.dtype)
+    m, n = A.shape[-2:]
+
+    def backward(grads):
+        if mode == "r":
+            raise RuntimeError("linalg.qr: the derivative depends on Q, which is not computed when mode='r'; use "
+                               "mode='reduced'")
+        if mode == "complete" and m > n:
+            raise RuntimeError("linalg.qr: the QR decomposition is not differentiable when mode='complete' and "
+                               "the matrix has more rows than columns")
+        q, r = _values((Q, R), lambda: linalg_qr(A, mode))
+        zeros = Tensor._wrap(A._xp.zeros((), dtype=A.dtype))
+        gQ, gR = grads.get(0, zeros), grads.get(1, zeros)
+        if m >= n:
+            return (_qr_backward(expand(gQ, q.shape), expand(gR, r.shape), q, r),)
+        # A = Q [R1 R2] with X = Q R1 square: Y = Q R2 sends Q gR2 to Y, and gQ a share.
+        gR = expand(gR, r.shape)
+        y, gR2 = narrow(A, -1, m, n - m), narrow(gR, -1, m, n - m)
+        gX = _qr_backward(expand(gQ, q.shape) + matmul(y, _mT(gR2)), narrow(gR, -1, 0, m), q, narrow(r, -1, 0, m))
+        return (cat([gX, matmul(q, gR2)], -1),)
+    return QRResult(*_several((Q, R), (A,), backward, "LinalgQr"))
+
+
+def _qr_backward(gQ: Tensor, gR: Tensor, Q: Tensor, R: Tensor) -> Tensor:
+    """The gradient of A = QR (m >= n): (gQ + Q copyltu(M)) R⁻ᵀ with M = R gRᵀ - gQᵀ Q,
+    where copyltu mirrors M's lower triangle onto its upper one."""
+    M = matmul(R, _mT(gR)) - matmul(_mT(gQ), Q)
+    lower = tril(M, -1)
+    B = gQ + matmul(Q, lower + _mT(lower) + diag_embed(diagonal(M, 0, -2, -1)))
+    return _mT(solve(R, _mT(B)))
+
+
+def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """The lower triangular L with A = L Lᵀ (or Lᵀ with ``upper``) of a symmetric positive-definite
+    matrix, read from its lower triangle; LinAlgError otherwise. Gradient (symmetric):
+    sym(L⁻ᵀ Φ(Lᵀ gL) L⁻¹), Φ taking the lower triangle with the diagonal halved."""
+    _float_matrices("linalg.cholesky", A, square=True)
+    try:
+        L = A._xp.linalg.cholesky(A._xp.tril(A.array) + A._xp.swapaxes(A._xp.tril(A.array, -1), -1, -2))
+    except numpy.linalg.LinAlgError:
+        raise LinAlgError(f"linalg.cholesky: the factorization could not be completed because the input (shape "
+                          f"{tuple(A.shape)}) is not positive-definite") from None
+    if A._xp is not numpy and not bool(A._xp.isfinite(L).all()):  # CuPy gives NaN instead of raising
+        raise LinAlgError(f"linalg.cholesky: the input (shape {tuple(A.shape)}) is not positive-definite")
+
+    def backward(g):
+        low = _saved(L, lambda: linalg_cholesky(A))
+        inv = inverse(low)
+        phi = tril(matmul(_mT(low), g))
+        phi = phi - diag_embed(diagonal(phi, 0, -2, -1)) / 2
+        grad = matmul(matmul(_mT(inv), phi), inv)
+        return ((grad + _mT(grad)) / 2,)
+    out = _make(L, (A,), backward, "LinalgCholesky", output=True)
+    return _mT(out) if upper else out
+
+
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
+    """``cholesky(input, upper=False)``, deprecated as in PyTorch for ``linalg.cholesky``."""
+    warnings.warn("nnkit.cholesky is deprecated in favor of nnkit.linalg.cholesky and will be removed in a future "
+                  "release", UserWarning, stacklevel=2)
+    return linalg_cholesky(input, upper=upper)
+
+
+def qr(input: Tensor, some: bool = True) -> QRResult:
+    """``qr(input, some=True)``, deprecated as in PyTorch for ``linalg.qr`` (``some=False`` is
+    mode "complete")."""
+    warnings.warn("nnkit.qr is deprecated in favor of nnkit.linalg.qr and will be removed in a future release",
+                  UserWarning, stacklevel=2)
+    return linalg_qr(input, "reduced" if some else "complete")
+
+
+def _expm_array(xp, a):
+    """e^a by scaling and squaring: a / 2^s has norm <= 1/2, where 18 Taylor terms are exact
+    to float64 (the remainder is below 1e-22); then s squarings."""
+    norm = float(xp.abs(a).sum(-1).max()) if a.size else 0.0
+    s = max(0, math.ceil(math.log2(norm / 0.5))) if 0 < norm < math.inf else 0
+    x = a / 2.0 ** s
+    term = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    total = term.copy()
+    for k in range(1, 19):
+        term = xp.matmul(term, x) / k
+        total = total + term
+    for _ in range(s):
+        total = xp.matmul(total, total)
+    return total
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential e^A = Σ Aᵏ / k! (of each matrix in a batch). The gradient is the
+    top-right block of exp([[Aᵀ, G], [0, Aᵀ]]): matrix_exp again, so every order works."""
+    _float_matrices("linalg.matrix_exp", A, square=True)
+    out = _expm_array(A._xp, A.array)
+    n = A.shape[-1]
+
+    def backward(g):
+        At = _mT(A)
+        top = cat([At, g], -1)
+        bottom = cat([Tensor._wrap(A._xp.zeros(A.shape, dtype=A.dtype)).expand(g.shape), At], -1)
+        return (narrow(narrow(matrix_exp(cat([top, bottom], -2)), -2, 0, n), -1, n, n),)
+    return _make(out, (A,), backward, "LinalgMatrixExp", ())
+
+
+def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:
+    """The least-squares solution X of A X ≈ B (the minimum-norm one), as pinv(A) @ B, so
+    differentiable in A and B. As PyTorch's drivers: ``rank`` is given unless driver="gels",
+    ``singular_values`` for "gelsd" and "gelss", ``residuals`` (the squared residual of
+    each column) for those and "gels" when A is tall and of full rank; otherwise empty."""
+    _float_matrices("linalg.lstsq", A)
+    _same_dtype("linalg.lstsq", A, B)
+    driver = "gelsy" if driver is None else driver
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(f"linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), got "
+                           f"{driver!r}")
+    m, n = A.shape[-2:]
+    vector = B.ndim == A.ndim - 1
+    columns = unsqueeze(B, -1) if vector else B
+    if columns.shape[-2] != m:
+        raise RuntimeError(f"linalg.lstsq: incompatible shapes of A {tuple(A.shape)} and B {tuple(B.shape)}: A and "
+                           "B must have the same number of rows")
+    rtol = float(numpy.finfo(A.dtype.dtype).eps) * max(m, n) if rcond is None or rcond < 0 else rcond
+    solution = matmul(pinv(A, rtol=rtol), columns)
+    S = svdvals(A.detach())
+    rank = Tensor._wrap((S.array > _tolerance(S, m, n, None, rtol)).sum(-1).astype(numpy.int64))
+    empty = Tensor._wrap(A._xp.zeros((0,), dtype=A.dtype))
+    residuals = empty
+    if driver != "gelsy" and m > n and bool((rank.array == n).all()):
+        residuals = sum((matmul(A, solution) - columns) ** 2, -2)
+        residuals = squeeze(residuals, -1) if vector else residuals
+    return LstsqResult(squeeze(solution, -1) if vector else solution, residuals,
+                       Tensor._wrap(A._xp.zeros((0,), dtype=numpy.int64)) if driver == "gels" else rank,
+                       S if driver in ("gelsd", "gelss") else empty)
+
+
 def _inplace(name: str, fn):
     """The in-place method ``name`` (``addmm_``...): ``self`` becomes ``fn(self, ...)``."""
     return lambda self, *args, **kwargs: self._inplace(name, lambda t, *o: fn(t, *o, **kwargs), *args)
 
 
 __all__ = ["matmul", "einsum", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "kron", "tensordot",
-           "cross", "trace", "inverse", "matrix_power", "addmm", "addmv", "addr", "baddbmm", "addbmm"]
+           "cross", "trace", "inverse", "matrix_power", "addmm", "addmv", "addr", "baddbmm", "addbmm", "det", "slogdet",
+           "logdet", "svd", "pinverse", "matrix_exp", "qr", "cholesky"]
 
 METHODS = {**{name: globals()[name] for name in __all__ if name not in ("einsum", "tensordot")},
            "__matmul__": matmul, "__rmatmul__": lambda self, other: matmul(other, self),

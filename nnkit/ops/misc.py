@@ -316,7 +316,8 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         norm = norm * 0
     centred = x - unsqueeze(mean, 1)
     c = matmul(centred, transpose(centred if w is None else centred * w, 0, 1))
-    out = c / norm
+    with numpy.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: inf and NaN, quietly
+        out = c / norm
     return reshape(out, ()) if out.shape == (1, 1) else out
 
 
@@ -361,7 +362,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
 
 def _along(t: Tensor, d: int, shape_ndim: int) -> Tensor:
     """A 1-d tensor shaped to broadcast along dim ``d`` of a ``shape_ndim``-d tensor."""
-    return reshape(t, (-1,) + (1,) * (shape_ndim - d - 1))
+    return reshape(t, (1,) * d + (-1,) + (1,) * (shape_ndim - d - 1))
 
 
 def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:

@@ -42,11 +42,10 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
 
 
-def _sin_pi(xp, x):
-    """sin(πx) with x first reduced to [-1, 1] (exact in floating point), so that large x
-    keep their accuracy and integers give exactly 0."""
-    r = x - 2 * xp.round(x / 2)
-    return xp.sin(math.pi * r)
+def _abs_sin_pi(xp, x):
+    """|sin(πx)|, with x first reduced to [-1/2, 1/2] (exact in floating point), so that large
+    x keep their accuracy and integers give exactly 0."""
+    return xp.abs(xp.sin(math.pi * (x - xp.round(x))))
 
 
 def _lgamma(xp, x):
@@ -55,7 +54,7 @@ def _lgamma(xp, x):
     series = _LANCZOS[0] + _lanczos_sum(xp, y)
     t = y + _LANCZOS_G + 0.5
     big = _HALF_LOG_2PI + (y + 0.5) * xp.log(t) - t + xp.log(series)
-    reflected = math.log(math.pi) - xp.log(xp.abs(_sin_pi(xp, x))) - big
+    reflected = math.log(math.pi) - xp.log(_abs_sin_pi(xp, x)) - big
     out = xp.where(small, reflected, big)
     return xp.where(xp.isinf(x), xp.inf, out)  # lgamma(-inf) is inf, as in PyTorch
 
@@ -284,7 +283,8 @@ def xlog1py(input, other) -> Tensor:
     """input · log1p(other), and 0 where input is 0 (unless other is NaN); either may be a number."""
     x, y = _operands(input, other, "special.xlog1py")
     x, y = _float(x), _float(y)
-    return where((x == 0) & ~isnan(y), 0.0, x * log1p(y))
+    zero = (x == 0) & ~isnan(y)
+    return where(zero, 0.0, x * log1p(where(zero, 0.0, y)))  # no 0 · log(0) (NaN) on the way
 
 
 def _in_place(name: str, fn):

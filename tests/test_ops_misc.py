@@ -43,7 +43,10 @@ def np_ndtr(x):
 
 
 def np_log_ndtr(x):
-    return vectorize(lambda v: mpmath.log(mpmath.ncdf(v)))(x)
+    def one(v):
+        with mpmath.workdps(40):  # log(1 - tiny) on the right needs the digits
+            return mpmath.log(mpmath.ncdf(v))
+    return vectorize(one)(x)
 
 
 def spd(x):

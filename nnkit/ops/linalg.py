@@ -871,7 +871,7 @@ def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> 
     _float_matrices("linalg.matrix_rank", A)
     S = svdvals(A.detach())
     cut = _tolerance(S, A.shape[-2], A.shape[-1], atol, rtol)
-    return Tensor._wrap((S.array > cut).sum(-1).astype(numpy.int64))
+    return Tensor._wrap(A._xp.asarray((S.array > cut).sum(-1), dtype=numpy.int64))
 
 
 def eigh(A: Tensor, UPLO: str = "L") -> EighResult:
@@ -1033,7 +1033,7 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     rtol = float(numpy.finfo(A.dtype.dtype).eps) * max(m, n) if rcond is None or rcond < 0 else rcond
     solution = matmul(pinv(A, rtol=rtol), columns)
     S = svdvals(A.detach())
-    rank = Tensor._wrap((S.array > _tolerance(S, m, n, None, rtol)).sum(-1).astype(numpy.int64))
+    rank = matrix_rank(A, rtol=rtol)
     empty = Tensor._wrap(A._xp.zeros((0,), dtype=A.dtype))
     residuals = empty
     if driver != "gelsy" and m > n and bool((rank.array == n).all()):

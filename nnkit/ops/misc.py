@@ -153,7 +153,7 @@ def unravel_index(indices: Tensor, shape) -> tuple:
     for n in reversed(shape):
         coords.append(rest % n if n else rest * 0)
         rest = rest // n if n else rest
-    return tuple(Tensor._wrap(c) for c in reversed(coords))
+    return tuple(Tensor._wrap(indices._xp.asarray(c)) for c in reversed(coords))
 
 
 # --- combinatorics --------------------------------------------------------------------------------

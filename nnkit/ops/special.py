@@ -28,7 +28,7 @@ import numpy
 from .. import backend
 from ..tensor import Tensor
 from .base import _float, _make, _operands, _sum_to
-from .elementwise import erfc, erfinv, isnan, log, log1p, sign, where
+from .elementwise import clamp, erfc, erfinv, isnan, log, log1p, sign, where
 from .reduction import sum
 
 # --- the arithmetic on arrays (float64) ---------------------------------------------------------
@@ -256,19 +256,20 @@ def ndtri(input: Tensor) -> Tensor:
 
 
 def log_ndtr(input: Tensor) -> Tensor:
-    """log Φ(x), accurate far into the left tail: log(ndtr(x)) for x >= -10, and below, the
-    asymptotic series -x²/2 - log(-x) - log √(2π) + log(1 - 1/x² + 3/x⁴ - 15/x⁶ ...) (12 terms)."""
+    """log Φ(x), accurate in both tails: log1p(-ndtr(-x)) for x > 0, log(ndtr(x)) down to -10,
+    and below, the asymptotic series -x²/2 - log(-x) - log √(2π) + log(1 - 1/x² + 3/x⁴ ...)
+    (12 terms)."""
     x = _tensor(input, "special.log_ndtr")
-    tail = x < -10
-    near = where(tail, -10.0, x)  # each branch gets inputs where it is finite, and so are its gradients
-    far = where(tail, x, -10.0)
+    tail, right = x < -10, x > 0
+    # Each branch gets inputs where it is finite, and so are its gradients.
+    far, middle, near = where(tail, x, -10.0), clamp(x, -10.0, 0.0), where(right, x, 0.0)
     inv2 = 1 / (far * far)
     series, term = 0.0, 1.0
     for k in range(1, 12):
         term = term * -(2 * k - 1) * inv2
         series = series + term
     asymptotic = far * far * -0.5 - log(-far) - _HALF_LOG_2PI + log1p(series)
-    return where(tail, asymptotic, log(ndtr(near)))
+    return where(tail, asymptotic, where(right, log1p(-ndtr(-near)), log(ndtr(middle))))
 
 
 def entr(input: Tensor) -> Tensor:

@@ -548,8 +548,8 @@ def is_contiguous(self, memory_format=None) -> bool:
 
 
 def get_device(self) -> int:
-    """The GPU's index (0) for a tensor on the GPU, -1 on the CPU, as PyTorch."""
-    return -1 if self._xp is numpy else 0
+    """The index of the GPU that holds the tensor, -1 on the CPU, as PyTorch."""
+    return -1 if self._xp is numpy else int(self.array.device.id)
 
 
 def pin_memory(self, device=None) -> Tensor:
